@@ -1,0 +1,163 @@
+"""Every error forethought raises, in one rooted tree.
+
+Misuse (fix your code or config), run failures (something went wrong while running) and
+control-flow signals (not errors at all) are kept apart so callers can catch exactly what
+they mean to handle::
+
+    ForethoughtError
+    ├── UserError                    misuse: bad arguments, config or names
+    │   ├── UnknownNameError         a registry lookup failed; lists the valid names
+    │   ├── RecipeError              a recipe file is invalid; names file, line and field
+    │   └── GraphValidationError     cycle, dangling reference, unknown tool; names the node
+    └── RunError                     a run could not complete as asked
+        ├── ModelError               the provider failed (after retries)
+        │   └── ModelHTTPError       with the HTTP status code
+        ├── UnexpectedModelBehavior  the model's output was unusable (after a repair turn)
+        ├── ToolError                a tool call failed
+        │   ├── ToolArgumentError    the model passed arguments that fail the tool's schema
+        │   └── ToolExecutionError   the tool itself raised
+        ├── NodeTimeoutError         a task-graph node ran past its timeout
+        ├── DependencyFailedError    a node was skipped because an input failed
+        ├── PlanError                a plan could not be parsed or validated
+        └── BudgetExceeded           the run's budget is spent
+
+    ModelRetry                       signal: a tool asks the model to try again
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "BudgetExceeded",
+    "DependencyFailedError",
+    "ForethoughtError",
+    "GraphValidationError",
+    "ModelError",
+    "ModelHTTPError",
+    "ModelRetry",
+    "NodeTimeoutError",
+    "PlanError",
+    "RecipeError",
+    "RunError",
+    "ToolArgumentError",
+    "ToolError",
+    "ToolExecutionError",
+    "UnexpectedModelBehavior",
+    "UnknownNameError",
+    "UserError",
+]
+
+
+class ForethoughtError(Exception):
+    """Base class of every error raised by forethought."""
+
+
+class UserError(ForethoughtError):
+    """The caller misused the API or wrote an invalid configuration."""
+
+
+class UnknownNameError(UserError, KeyError):
+    """A name was looked up in a registry that does not hold it."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.valid = sorted(valid)
+        choices = ", ".join(repr(v) for v in self.valid) or "(none registered)"
+        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {choices}")
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class RecipeError(UserError):
+    """A recipe file failed validation; the message names the file, line and field."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        where = path or "<recipe>"
+        if line is not None:
+            where += f":{line}"
+        prefix = f"{where}: " + (f"{field}: " if field else "")
+        super().__init__(prefix + message)
+
+
+class GraphValidationError(UserError):
+    """A task graph is malformed; ``node_id`` names the offending node."""
+
+    def __init__(self, message: str, *, node_id: str | None = None) -> None:
+        self.node_id = node_id
+        super().__init__(message)
+
+
+class RunError(ForethoughtError):
+    """A run could not complete as asked."""
+
+
+class ModelError(RunError):
+    """A model provider failed, after any retries."""
+
+
+class ModelHTTPError(ModelError):
+    """A model provider answered with an HTTP error status."""
+
+    def __init__(self, message: str, *, status_code: int, model: str) -> None:
+        self.status_code = status_code
+        self.model = model
+        super().__init__(f"{model}: HTTP {status_code}: {message}")
+
+
+class UnexpectedModelBehavior(RunError):
+    """The model's reply could not be used (e.g. invalid JSON even after a repair turn)."""
+
+    def __init__(self, message: str, *, body: str | None = None) -> None:
+        self.body = body
+        super().__init__(message)
+
+
+class ToolError(RunError):
+    """A tool call failed."""
+
+    def __init__(self, message: str, *, tool: str) -> None:
+        self.tool = tool
+        super().__init__(message)
+
+
+class ToolArgumentError(ToolError):
+    """The arguments given to a tool do not match its schema (sent back to the model)."""
+
+
+class ToolExecutionError(ToolError):
+    """The tool raised while running."""
+
+
+class NodeTimeoutError(RunError):
+    """A task-graph node ran longer than its timeout."""
+
+
+class DependencyFailedError(RunError):
+    """A node did not run because one of its inputs failed or was skipped."""
+
+
+class PlanError(RunError):
+    """A plan written by a model could not be parsed or validated."""
+
+
+class BudgetExceeded(RunError):
+    """The run's budget is spent; ``reason`` says which limit was hit."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"budget exceeded: {reason}")
+
+
+class ModelRetry(Exception):  # noqa: N818 - a signal, not an error, so no "Error" suffix
+    """Raised by a tool to send ``message`` back to the model and let it try again."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)

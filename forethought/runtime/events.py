@@ -1,0 +1,172 @@
+"""Typed events emitted at every step of a run, and the bus that delivers them.
+
+Subscribers (the run store, progress bars, the REPL, tracing) receive each event
+synchronously in emission order; they must be quick and must not raise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from forethought.models.messages import Usage
+
+
+@dataclass(kw_only=True, slots=True)
+class Event:
+    """Base of all events."""
+
+    kind: str = "event"
+    run_id: str = ""
+    node_id: str | None = None
+    ts: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = dataclasses.asdict(value) if isinstance(value, Usage) else value
+        return out
+
+
+@dataclass(kw_only=True, slots=True)
+class RunStarted(Event):
+    kind: Literal["run_started"] = "run_started"
+    question: str = ""
+
+
+@dataclass(kw_only=True, slots=True)
+class RunFinished(Event):
+    kind: Literal["run_finished"] = "run_finished"
+    status: str = "ok"
+    """``ok``, ``failed``, ``budget_exhausted`` or ``cancelled``."""
+    answer: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeAdded(Event):
+    kind: Literal["node_added"] = "node_added"
+    node_kind: str = ""
+    deps: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeStarted(Event):
+    kind: Literal["node_started"] = "node_started"
+    attempt: int = 1
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeFinished(Event):
+    kind: Literal["node_finished"] = "node_finished"
+    output: str = ""
+    """A short rendering of the output."""
+    duration_s: float = 0.0
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeFailed(Event):
+    kind: Literal["node_failed"] = "node_failed"
+    error: str = ""
+    error_type: str = ""
+    attempt: int = 1
+    will_retry: bool = False
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeSkipped(Event):
+    kind: Literal["node_skipped"] = "node_skipped"
+    reason: str = ""
+
+
+@dataclass(kw_only=True, slots=True)
+class ModelCallStarted(Event):
+    kind: Literal["model_call_started"] = "model_call_started"
+    model: str = ""
+    purpose: str | None = None
+    call_id: int = 0
+
+
+@dataclass(kw_only=True, slots=True)
+class ModelCallFinished(Event):
+    kind: Literal["model_call_finished"] = "model_call_finished"
+    model: str = ""
+    purpose: str | None = None
+    call_id: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cached: bool = False
+    error: str | None = None
+
+
+@dataclass(kw_only=True, slots=True)
+class ToolCallStarted(Event):
+    kind: Literal["tool_call_started"] = "tool_call_started"
+    tool: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+@dataclass(kw_only=True, slots=True)
+class ToolCallFinished(Event):
+    kind: Literal["tool_call_finished"] = "tool_call_finished"
+    tool: str = ""
+    output: str = ""
+    error: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass(kw_only=True, slots=True)
+class BudgetExhausted(Event):
+    kind: Literal["budget_exhausted"] = "budget_exhausted"
+    reason: str = ""
+    spent: Usage = field(default_factory=Usage)
+
+
+@dataclass(kw_only=True, slots=True)
+class PlannerEvent(Event):
+    """Something a planner decided: a plan parsed, a re-plan, a fallback."""
+
+    kind: Literal["planner"] = "planner"
+    action: str = ""
+    detail: str = ""
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Delivers events to subscribers in order. A subscriber that raises is reported once
+    with a warning and then dropped, so a broken progress bar cannot break a run."""
+
+    __slots__ = ("_subscribers", "run_id")
+
+    def __init__(self, run_id: str = "") -> None:
+        self.run_id = run_id
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add ``subscriber``; returns a function that removes it."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber) if subscriber in self._subscribers \
+            else None
+
+    @property
+    def active(self) -> bool:
+        """Whether anyone listens (hot paths skip building events otherwise)."""
+        return bool(self._subscribers)
+
+    def emit(self, event: Event) -> None:
+        event.run_id = self.run_id
+        for subscriber in tuple(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception as exc:  # noqa: BLE001 - isolate subscribers from the run
+                self._subscribers.remove(subscriber)
+                warnings.warn(f"event subscriber {subscriber!r} raised {exc!r} and was removed",
+                              RuntimeWarning, stacklevel=2)

@@ -1,0 +1,222 @@
+"""Tools: typed callables with a JSON schema, validated arguments and a registry of names."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, cast, get_type_hints, overload
+
+import pydantic
+
+from forethought.exceptions import ToolArgumentError, ToolExecutionError, UnknownNameError, UserError
+from forethought.models.messages import ToolSpec
+
+if TYPE_CHECKING:
+    from forethought.runtime.context import RunContext
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+class Tool(ABC):
+    """A tool a model can call. Subclass it, or decorate a function with :func:`tool`."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """JSON schema of the arguments object."""
+    timeout_s: float | None = None
+    """Seconds a call may take before it fails; ``None`` for no limit."""
+
+    @abstractmethod
+    async def call(self, args: dict[str, Any], ctx: RunContext | None = None) -> Any:
+        """Run the tool. Raise :class:`ToolArgumentError` for arguments that fail the schema;
+        any other exception is reported to the model as the tool's failure."""
+
+    def spec(self) -> ToolSpec:
+        return ToolSpec(name=self.name, description=self.description, parameters=self.parameters)
+
+    def __repr__(self) -> str:
+        return f"<tool {self.name!r}>"
+
+
+def _param_docs(doc: str) -> tuple[str, dict[str, str]]:
+    """Split a Google-style docstring into its summary and the ``Args:`` descriptions."""
+    summary: list[str] = []
+    params: dict[str, str] = {}
+    section = "summary"
+    current: str | None = None
+    args_indent: int | None = None
+    for raw in inspect.cleandoc(doc).splitlines():
+        line = raw.strip()
+        indent = len(raw) - len(raw.lstrip())
+        if re.fullmatch(r"(Args|Arguments|Parameters):", line):
+            section, current, args_indent = "args", None, None
+        elif indent == 0 and re.fullmatch(r"[A-Z][A-Za-z ]*:", line):
+            section = "other"
+        elif section == "summary":
+            summary.append(line)
+        elif section == "args" and line:
+            if args_indent is None:
+                args_indent = indent
+            m = re.match(r"^(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$", line)
+            if indent <= args_indent and m:
+                current = m.group(1)
+                params[current] = m.group(2)
+            elif current is not None:
+                params[current] = f"{params[current]} {line}".strip()
+    return " ".join(s for s in summary if s).strip(), params
+
+
+class FunctionTool(Tool):
+    """A tool made from a typed Python function (sync functions run in a worker thread)."""
+
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None,
+                 description: str | None = None, timeout_s: float | None = None) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        if not _NAME.match(self.name):
+            raise UserError(f"invalid tool name {self.name!r}: use letters, digits, '_', '.', '-'")
+        summary, param_docs = _param_docs(fn.__doc__ or "")
+        self.description = description or summary or self.name
+        self.timeout_s = timeout_s
+        self._is_async = inspect.iscoroutinefunction(fn)
+        hints = get_type_hints(fn)
+        fields: dict[str, Any] = {}
+        self._ctx_param: str | None = None
+        for pname, param in inspect.signature(fn).parameters.items():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise UserError(f"tool {self.name!r}: *args/**kwargs cannot be described to a model")
+            annotation = hints.get(pname, Any)
+            if getattr(annotation, "__name__", None) == "RunContext":
+                self._ctx_param = pname
+                continue
+            default = ... if param.default is param.empty else param.default
+            fields[pname] = (annotation, pydantic.Field(default, description=param_docs.get(pname)))
+        self._args_model: type[pydantic.BaseModel] = pydantic.create_model(
+            f"{self.name}_args", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
+        schema = self._args_model.model_json_schema()
+        schema.pop("title", None)
+        for prop in cast(dict[str, dict[str, Any]], schema.get("properties", {})).values():
+            prop.pop("title", None)
+        self.parameters = schema
+
+    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Validate ``args`` against the signature; the error names each bad field."""
+        try:
+            model = self._args_model.model_validate(args)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(arguments)'}: {err['msg']} "
+                f"(got {err.get('input')!r})" for err in exc.errors())
+            raise ToolArgumentError(f"invalid arguments for tool {self.name!r}: {problems}",
+                                    tool=self.name) from None
+        return {k: getattr(model, k) for k in type(model).model_fields}
+
+    async def call(self, args: dict[str, Any], ctx: RunContext | None = None) -> Any:
+        kwargs = self.validate(args)
+        if self._ctx_param is not None:
+            kwargs[self._ctx_param] = ctx
+        if self._is_async:
+            return await cast(Awaitable[Any], self.fn(**kwargs))
+        return await asyncio.to_thread(self.fn, **kwargs)
+
+
+@overload
+def tool(fn: Callable[..., Any], /) -> FunctionTool: ...
+@overload
+def tool(*, name: str | None = None, description: str | None = None,
+         timeout_s: float | None = None) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+def tool(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
+         description: str | None = None, timeout_s: float | None = None,
+         ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+    """Turn a typed function (sync or async) into a :class:`Tool`.
+
+    The JSON schema comes from the signature, the description from the docstring's summary and
+    each argument's description from its ``Args:`` section. A parameter annotated with
+    ``RunContext`` receives the run's context and is hidden from the model.
+    """
+    def wrap(f: Callable[..., Any]) -> FunctionTool:
+        return FunctionTool(f, name=name, description=description, timeout_s=timeout_s)
+    return wrap(fn) if fn is not None else wrap
+
+
+def render_output(value: Any) -> str:
+    """How a tool's output is shown to a model."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+_BUILTINS: dict[str, Tool] | None = None
+
+
+def builtin_tools() -> dict[str, Tool]:
+    """Tools registered under the ``forethought.tools`` entry-point group (built-ins and
+    plugins alike), loaded on first use."""
+    global _BUILTINS
+    if _BUILTINS is None:
+        from importlib.metadata import entry_points
+
+        found: dict[str, Tool] = {}
+        for ep in entry_points(group="forethought.tools"):
+            obj = ep.load()
+            if not isinstance(obj, Tool):
+                raise UserError(f"entry point {ep.name!r} ({ep.value}) is not a forethought Tool")
+            found[ep.name] = obj
+        _BUILTINS = found
+    return _BUILTINS
+
+
+class ToolRegistry:
+    """Tools available to a run, by name."""
+
+    def __init__(self, tools: Iterable[Tool | str] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for t in tools:
+            self.add(t)
+
+    def add(self, item: Tool | str) -> Tool:
+        """Add a tool object, or a registered tool by name."""
+        if isinstance(item, str):
+            registered = builtin_tools()
+            if item not in registered:
+                raise UnknownNameError("tool", item, registered)
+            item = registered[item]
+        if not isinstance(item, Tool):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UserError(f"{item!r} is not a Tool; decorate functions with @forethought.tool")
+        if item.name in self._tools and self._tools[item.name] is not item:
+            raise UserError(f"two different tools are named {item.name!r}")
+        self._tools[item.name] = item
+        return item
+
+    def get(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise UnknownNameError("tool", name, self._tools) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def specs(self) -> tuple[ToolSpec, ...]:
+        return tuple(t.spec() for t in self._tools.values())
+
+
+__all__ = ["FunctionTool", "Tool", "ToolExecutionError", "ToolRegistry", "builtin_tools",
+           "render_output", "tool"]
