@@ -1,0 +1,159 @@
+"""The Agent facade: model, tools, planner and budget in one object."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from forethought.exceptions import ForethoughtError, UserError
+from forethought.models.base import Model
+from forethought.models.messages import Usage
+from forethought.models.registry import resolve_model
+from forethought.planners.base import PlanStatus, Planner, planner_class
+from forethought.runtime.budget import Budget, BudgetTracker
+from forethought.runtime.context import RunContext
+from forethought.runtime.events import EventBus, RunFinished, RunStarted, Subscriber
+from forethought.runtime.executor import GraphResult
+from forethought.runtime.store import RunStore
+from forethought.tools.base import Tool, ToolRegistry
+
+DEFAULT_STORE: Literal["default"] = "default"
+
+
+@dataclass(kw_only=True)
+class AgentResult:
+    """The outcome of one :meth:`Agent.run`."""
+
+    answer: str | None
+    status: PlanStatus
+    """``ok``, ``failed`` (no answer), ``budget_exhausted`` (see ``partial``) or ``cancelled``."""
+    run_id: str
+    usage: Usage
+    duration_s: float
+    partial: bool = False
+    """The answer is the best available when the run stopped early, not a finished one."""
+    error: str | None = None
+    rounds: list[GraphResult] = field(default_factory=list[GraphResult])
+    """Each planning round's task graph results."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def new_run_id() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+class Agent:
+    """Answers questions with a planner that calls tools, under a budget, recording every step.
+
+    Example::
+
+        agent = Agent("openai/gpt-4o-mini", tools=["calculator"])
+        result = agent.run("What is (3 + 4) * 12 - 5?")
+        print(result.answer, result.usage.summary())
+
+    Args:
+        model: A :class:`Model`, ``"simulated"`` (offline) or any LiteLLM model string.
+        tools: Tool objects (see :func:`forethought.tool`) or names of registered tools.
+        planner: A :class:`Planner` or a registered planner name.
+        budget: Default limits for each run.
+        store: Where runs and events are recorded: a :class:`RunStore`, a path, ``None`` to
+            keep nothing, or the default file under ``$FORETHOUGHT_HOME``.
+        cache: Keep temperature-0 replies of real providers in the response cache.
+        subscribers: Callables receiving every event of every run.
+        deps: Anything tools should reach through ``ctx.deps``.
+    """
+
+    def __init__(self, model: Model | str = "simulated", *, tools: Iterable[Tool | str] = (),
+                 planner: Planner | str = "llmcompiler", budget: Budget | None = None,
+                 store: RunStore | Path | str | None = DEFAULT_STORE, cache: bool = True,
+                 subscribers: Sequence[Subscriber] = (), deps: Any = None) -> None:
+        self.model = resolve_model(model, cache=cache)
+        self.tools = ToolRegistry(tools)
+        if isinstance(planner, str):
+            planner = planner_class(planner)()
+        if not isinstance(planner, Planner):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UserError(f"planner must be a Planner or a planner name, got {planner!r}")
+        self.planner = planner
+        self.budget = budget or Budget()
+        self._store_spec = store
+        self._store: RunStore | None = None
+        self.subscribers = list(subscribers)
+        self.deps = deps
+
+    @property
+    def store(self) -> RunStore | None:
+        """The run store, opened on first use."""
+        if self._store is None and self._store_spec is not None:
+            spec = self._store_spec
+            self._store = spec if isinstance(spec, RunStore) else RunStore(
+                None if spec == DEFAULT_STORE else Path(spec))
+        return self._store
+
+    async def arun(self, question: str, *, budget: Budget | None = None) -> AgentResult:
+        """Answer ``question``. Provider and usage errors are raised after the run, its events
+        and its partial results are recorded in the store; a spent budget is not an error:
+        the result says ``budget_exhausted`` and carries the best answer so far."""
+        if not isinstance(question, str) or not question.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UserError(f"the question must be a non-empty string, got {question!r}")
+        run_id = new_run_id()
+        events = EventBus(run_id)
+        store = self.store
+        if store is not None:
+            store.start_run(run_id, question=question,
+                            meta={"model": self.model.name, "planner": self.planner.name,
+                                  "tools": self.tools.names()})
+            events.subscribe(store.record)
+        for subscriber in self.subscribers:
+            events.subscribe(subscriber)
+        tracker = BudgetTracker(budget=budget or self.budget)
+        ctx = RunContext(model=self.model, tools=self.tools, budget=tracker, events=events,
+                         run_id=run_id, deps=self.deps)
+        started = time.perf_counter()
+        events.emit(RunStarted(question=question))
+        status: PlanStatus = "failed"
+        answer: str | None = None
+        error: str | None = None
+        try:
+            outcome = await self.planner.solve(ctx, question)
+            status, answer, error = outcome.status, outcome.answer, outcome.error
+            return AgentResult(answer=answer, status=status, run_id=run_id,
+                               usage=tracker.spent, duration_s=time.perf_counter() - started,
+                               partial=outcome.partial, error=error, rounds=outcome.rounds)
+        except asyncio.CancelledError:
+            status, error = "cancelled", "cancelled"
+            raise
+        except ForethoughtError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            events.emit(RunFinished(status=status, answer=answer, usage=tracker.spent,
+                                    error=error))
+            if store is not None:
+                store.finish_run(run_id, status=status, answer=answer, error=error,
+                                 usage={"prompt_tokens": tracker.spent.prompt_tokens,
+                                        "completion_tokens": tracker.spent.completion_tokens,
+                                        "cost_usd": tracker.spent.cost_usd,
+                                        "latency_s": tracker.spent.latency_s,
+                                        "model_calls": tracker.spent.model_calls})
+
+    def run(self, question: str, *, budget: Budget | None = None) -> AgentResult:
+        """Synchronous :meth:`arun` (use ``arun`` inside an event loop)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.arun(question, budget=budget))
+        raise UserError("Agent.run() was called inside a running event loop; "
+                        "use 'await agent.arun(...)' there")
+
+    def close(self) -> None:
+        if self._store is not None and not isinstance(self._store_spec, RunStore):
+            self._store.close()
+            self._store = None

@@ -1,0 +1,486 @@
+"""LiteLLMModel: any provider LiteLLM knows, behind the :class:`Model` protocol.
+
+Give it a LiteLLM model string; credentials come from LiteLLM's usual environment variables
+(``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ...) or the ``api_key`` argument::
+
+    from forethought.models.litellm_model import LiteLLMModel
+
+    model = LiteLLMModel("openai/gpt-4o-mini")
+    model = LiteLLMModel("anthropic/claude-3-5-haiku-latest", max_concurrency=4)
+    model = LiteLLMModel("ollama/qwen2.5", api_base="http://localhost:11434")
+    model = LiteLLMModel("hosted_vllm/Qwen/Qwen2.5-7B-Instruct", api_base="http://gpu:8000/v1")
+
+What this layer adds on top of ``litellm.acompletion``:
+
+- retries with tenacity on 429, 5xx, timeouts and connection errors (exponential backoff with
+  jitter, or the provider's ``Retry-After`` when it sends one), never on other 4xx; LiteLLM's
+  and the OpenAI SDK's own retries are switched off so there is one policy;
+- a per-instance limit on requests in flight (``max_concurrency``);
+- provider failures surface as :class:`~forethought.exceptions.ModelHTTPError` (with the
+  status) or :class:`~forethought.exceptions.ModelError` (timeouts, connection errors), with
+  the provider's message and the original exception chained;
+- :class:`~forethought.models.messages.Usage` with tokens, cost (0.0 for models LiteLLM has
+  no price for) and latency.
+
+litellm is imported on first use, never when forethought is imported: it takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from forethought.exceptions import ModelError, ModelHTTPError
+from forethought.models.base import Model, TextCallback
+from forethought.models.messages import (
+    Choice,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+    ToolCall,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    import litellm
+
+T = TypeVar("T")
+
+
+class _DropLoopChangeNotice(logging.Filter):
+    """Drops LiteLLM's warning that its logging worker met a new event loop.
+
+    Every ``asyncio.run`` (our sync wrappers) starts one; the message is noise for our users.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "event loop changed" not in record.getMessage()
+
+
+_configured = False
+
+
+def _import_litellm():
+    """Import litellm quietly: local cost map (no fetch from the internet), no debug banners."""
+    global _configured
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    if not _configured:
+        litellm.suppress_debug_info = True
+        logging.getLogger("LiteLLM").addFilter(_DropLoopChangeNotice())
+        _configured = True
+    return litellm
+
+
+# -- errors and retries ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """How one provider exception is classified."""
+
+    retryable: bool
+    status: int | None
+    """HTTP status, or ``None`` for timeouts and connection errors."""
+
+
+def _classify(exc: BaseException) -> _Failure | None:
+    """``None`` for exceptions that are not provider failures (bugs propagate unchanged)."""
+    import httpx
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError | TimeoutError):
+        # litellm.Timeout and litellm.APIConnectionError subclass openai.APIConnectionError;
+        # both carry a made-up status_code (408, 500) that must not be read as an HTTP status.
+        return _Failure(retryable=True, status=None)
+    if not isinstance(exc, openai.OpenAIError):
+        return None
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        return _Failure(retryable=False, status=None)
+    return _Failure(retryable=status in (408, 429) or status >= 500, status=status)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    failure = _classify(exc)
+    return failure is not None and failure.retryable
+
+
+def _response_headers(exc: BaseException) -> Mapping[str, str] | None:
+    """The provider's response headers on a litellm exception, if it kept them.
+
+    litellm's exception mapping attaches them as ``litellm_response_headers`` (an
+    ``httpx.Headers``); status errors also keep an ``httpx.Response`` in ``response``.
+    """
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        try:
+            headers = getattr(getattr(exc, "response", None), "headers", None)
+        except Exception:  # noqa: BLE001 - a half-built response object; no headers then
+            headers = None
+    return cast("Mapping[str, str]", headers) if isinstance(headers, Mapping) else None
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait according to ``retry-after-ms`` or ``Retry-After``.
+
+    ``Retry-After`` may be seconds or an HTTP date. ``None`` when absent or unreadable.
+    """
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if (ms := lowered.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _Wait:
+    """Backoff with jitter, unless the provider said how long to wait; capped."""
+
+    def __init__(self, cap_s: float) -> None:
+        self.cap_s = cap_s
+        self._backoff = wait_random_exponential(multiplier=0.5, max=cap_s)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        after = retry_after_seconds(_response_headers(exc)) if exc is not None else None
+        if after is not None:
+            return min(after, self.cap_s)
+        return self._backoff(state)
+
+
+def _model_error(exc: BaseException, failure: _Failure, *, model: str, attempts: int,
+                 note: str = "") -> ModelError:
+    message = (str(exc) or type(exc).__name__) + note
+    if attempts > 1:
+        message += f" (gave up after {attempts} attempts)"
+    if failure.status is not None:
+        return ModelHTTPError(message, status_code=failure.status, model=model)
+    return ModelError(f"{model}: {message}")
+
+
+# -- reading litellm's response objects -----------------------------------------------------
+
+
+def _get(obj: Any, name: str) -> Any:
+    """A field of a litellm/pydantic object or a plain dict, ``None`` when missing."""
+    if isinstance(obj, Mapping):
+        return cast("Mapping[str, Any]", obj).get(name)
+    return getattr(obj, name, None)
+
+
+def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
+    calls: list[ToolCall] = []
+    for call in raw or ():
+        function = _get(call, "function")
+        calls.append(ToolCall(id=str(_get(call, "id") or ""),
+                              name=str(_get(function, "name") or ""),
+                              arguments=str(_get(function, "arguments") or "")))
+    return tuple(calls)
+
+
+def _choices(response: Any) -> list[Choice]:
+    raw = sorted(_get(response, "choices") or (), key=lambda c: int(_get(c, "index") or 0))
+    out: list[Choice] = []
+    for choice in raw:
+        message = _get(choice, "message")
+        out.append(Choice(text=str(_get(message, "content") or ""),
+                          tool_calls=_tool_calls(_get(message, "tool_calls")),
+                          finish_reason=_get(choice, "finish_reason")))
+    return out
+
+
+def _token_counts(usage: Any) -> tuple[int, int]:
+    return int(_get(usage, "prompt_tokens") or 0), int(_get(usage, "completion_tokens") or 0)
+
+
+def _estimate_tokens(chars: int) -> int:
+    return max(1, chars // 4)  # about four characters per token; only when usage is missing
+
+
+@dataclass
+class _StreamState:
+    """What the chunks of a stream add up to."""
+
+    texts: dict[int, list[str]] = field(default_factory=dict[int, list[str]])
+    calls: dict[tuple[int, int], dict[str, str]] = field(
+        default_factory=dict[tuple[int, int], dict[str, str]])
+    finish: dict[int, str | None] = field(default_factory=dict[int, str | None])
+    usage: Any = None
+
+    def add(self, chunk: Any, on_text: TextCallback) -> None:
+        if (usage := _get(chunk, "usage")) is not None:
+            self.usage = usage
+        for choice in _get(chunk, "choices") or ():
+            index = int(_get(choice, "index") or 0)
+            self.texts.setdefault(index, [])
+            if (reason := _get(choice, "finish_reason")) is not None:
+                self.finish[index] = str(reason)
+            delta = _get(choice, "delta")
+            if content := _get(delta, "content"):
+                self.texts[index].append(str(content))
+                if index == 0:
+                    on_text(str(content))
+            for call in _get(delta, "tool_calls") or ():
+                slot = self.calls.setdefault((index, int(_get(call, "index") or 0)),
+                                             {"id": "", "name": "", "arguments": ""})
+                if call_id := _get(call, "id"):
+                    slot["id"] = str(call_id)
+                function = _get(call, "function")
+                if name := _get(function, "name"):
+                    slot["name"] = str(name)
+                if arguments := _get(function, "arguments"):
+                    slot["arguments"] += str(arguments)
+
+    def choices(self) -> list[Choice]:
+        out: list[Choice] = []
+        for index in sorted(self.texts or {0: []}):
+            calls = tuple(ToolCall(**c) for (i, _), c in sorted(self.calls.items()) if i == index)
+            out.append(Choice(text="".join(self.texts.get(index, [])), tool_calls=calls,
+                              finish_reason=self.finish.get(index)))
+        return out
+
+
+# -- the model ------------------------------------------------------------------------------
+
+
+class LiteLLMModel(Model):
+    """A model reached through ``litellm.acompletion``; any LiteLLM model string works.
+
+    Args:
+        model: LiteLLM model string, e.g. ``"openai/gpt-4o-mini"``. Also the model's ``name``.
+        api_base: Endpoint override (local servers, proxies, vLLM).
+        api_key: Key override; by default LiteLLM reads the provider's environment variable.
+        settings: Defaults for settings a request leaves unset (``None``; an empty ``stop``).
+        max_concurrency: Requests in flight at once through this instance (per event loop).
+        max_retries: Retries after the first attempt, on 429, 5xx, timeouts and connection
+            errors. Other errors are raised at once.
+        retry_max_wait_s: Longest wait between attempts, also capping ``Retry-After``.
+        timeout_s: Per-attempt HTTP timeout, unless the request's settings give one.
+        extra: More keyword arguments for ``litellm.acompletion`` (``top_p``,
+            ``extra_headers``, provider-specific options). The arguments this class sets
+            itself take precedence.
+
+    A request holds its concurrency slot while it retries, so a rate-limited provider sees
+    fewer requests rather than more.
+    """
+
+    cacheable = True
+
+    def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
+                 settings: ModelSettings | None = None, max_concurrency: int = 8,
+                 max_retries: int = 4, retry_max_wait_s: float = 30.0, timeout_s: float = 60.0,
+                 extra: Mapping[str, Any] | None = None) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries!r}")
+        self.name = model
+        self.api_base = api_base
+        self.api_key = api_key
+        self.settings = settings or ModelSettings()
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.retry_max_wait_s = retry_max_wait_s
+        self.timeout_s = timeout_s
+        self.extra: dict[str, Any] = dict(extra or {})
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                    asyncio.Semaphore] = weakref.WeakKeyDictionary()
+        self._semaphores_lock = threading.Lock()
+
+    # Pickling (process pools) drops the per-loop semaphores, which belong to this process.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(vars(self))
+        del state["_semaphores"], state["_semaphores_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._semaphores = weakref.WeakKeyDictionary()
+        self._semaphores_lock = threading.Lock()
+
+    def resolve_request(self, request: ModelRequest) -> ModelRequest:
+        """``request`` with this model's default settings filled in where it left them unset.
+
+        This is what is actually sent; the response cache keys on it.
+        """
+        s, d = request.settings, self.settings
+        merged = replace(
+            s,
+            temperature=d.temperature if s.temperature is None else s.temperature,
+            max_tokens=d.max_tokens if s.max_tokens is None else s.max_tokens,
+            seed=d.seed if s.seed is None else s.seed,
+            stop=s.stop or d.stop,
+            timeout_s=d.timeout_s if s.timeout_s is None else s.timeout_s,
+        )
+        return request if merged == s else replace(request, settings=merged)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        with self._semaphores_lock:
+            semaphore = self._semaphores.get(loop)
+            if semaphore is None:
+                semaphore = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
+            return semaphore
+
+    def _arguments(self, request: ModelRequest) -> dict[str, Any]:
+        request = self.resolve_request(request)
+        s = request.settings
+        args: dict[str, Any] = {
+            **self.extra,
+            "model": self.name,
+            "messages": [m.to_openai() for m in request.messages],
+            "timeout": s.timeout_s if s.timeout_s is not None else self.timeout_s,
+            "num_retries": 0,
+            "max_retries": 0,
+            "drop_params": True,
+        }
+        optional: dict[str, Any] = {
+            "n": s.n if s.n != 1 else None,
+            "temperature": s.temperature,
+            "seed": s.seed,
+            "max_tokens": s.max_tokens,
+            "stop": list(s.stop) or None,
+            "tools": [t.to_openai() for t in request.tools] or None,
+            "tool_choice": request.tool_choice,
+            "api_base": self.api_base,
+            "api_key": self.api_key,
+        }
+        if request.output_schema is not None:
+            optional["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": request.output_schema.name, "schema": request.output_schema.schema,
+                "strict": False}}
+        args.update({k: v for k, v in optional.items() if v is not None})
+        return args
+
+    def _retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception(_is_retryable),
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=_Wait(self.retry_max_wait_s),
+            reraise=True,
+        )
+
+    def _cost(self, response: Any = None, tokens: tuple[int, int] = (0, 0)) -> float:
+        lm = _import_litellm()
+        try:
+            if response is not None:
+                return float(lm.completion_cost(completion_response=response))
+            prompt, completion = lm.cost_per_token(model=self.name, prompt_tokens=tokens[0],
+                                                   completion_tokens=tokens[1])
+            return float(prompt) + float(completion)
+        except Exception:  # noqa: BLE001 - unknown price (local or unlisted models): free
+            return 0.0
+
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        attempts = 0
+        try:
+            async for attempt in self._retrying():
+                with attempt:
+                    attempts += 1
+                    return await call()
+        except Exception as exc:  # noqa: BLE001 - classified; anything else re-raised as is
+            self._reraise(exc, attempts)
+        raise AssertionError("unreachable: tenacity reraises the last failure")
+
+    def _reraise(self, exc: Exception, attempts: int, note: str = "") -> NoReturn:
+        """Raise the forethought error for a provider failure; anything else unchanged."""
+        failure = _classify(exc)
+        if failure is None:
+            raise exc
+        raise _model_error(exc, failure, model=self.name, attempts=attempts, note=note) from exc
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        lm = _import_litellm()
+        args = self._arguments(request)
+
+        async def call() -> Any:
+            return await lm.acompletion(**args)
+
+        async with self._semaphore():
+            start = time.perf_counter()
+            raw = await self._with_retries(call)
+            latency = time.perf_counter() - start
+        prompt, completion = _token_counts(_get(raw, "usage"))
+        usage = Usage(prompt_tokens=prompt, completion_tokens=completion,
+                      cost_usd=self._cost(raw), latency_s=latency, model_calls=1)
+        return ModelResponse(choices=_choices(raw), usage=usage, model=self.name)
+
+    async def request_stream(self, request: ModelRequest, on_text: TextCallback) -> ModelResponse:
+        """Stream the reply, calling ``on_text`` with each text delta of the first sample.
+
+        Failures before the first chunk are retried like :meth:`request`; once text has been
+        delivered a failure is raised (as :class:`ModelError`) rather than restarted.
+        """
+        lm = _import_litellm()
+        args = {**self._arguments(request), "stream": True,
+                "stream_options": {"include_usage": True}}
+
+        async def open_stream() -> tuple[litellm.CustomStreamWrapper, Any]:
+            stream = cast("litellm.CustomStreamWrapper", await lm.acompletion(**args))
+            try:
+                first = await anext(stream.__aiter__(), None)
+            except BaseException:
+                await stream.aclose()
+                raise
+            return stream, first
+
+        state = _StreamState()
+        async with self._semaphore():
+            start = time.perf_counter()
+            stream, first = await self._with_retries(open_stream)
+            try:
+                if first is not None:
+                    state.add(first, on_text)
+                    async for chunk in stream:
+                        state.add(chunk, on_text)
+            except Exception as exc:  # noqa: BLE001 - classified; anything else re-raised
+                self._reraise(exc, 1, note=" (the stream broke after it had started)")
+            finally:
+                await stream.aclose()
+            latency = time.perf_counter() - start
+        choices = state.choices()
+        if state.usage is not None:
+            tokens = _token_counts(state.usage)
+        else:
+            completion_chars = sum(len(c.text) + sum(len(t.arguments) for t in c.tool_calls)
+                                   for c in choices)
+            tokens = (_estimate_tokens(request.prompt_chars()), _estimate_tokens(completion_chars))
+        usage = Usage(prompt_tokens=tokens[0], completion_tokens=tokens[1],
+                      cost_usd=self._cost(tokens=tokens), latency_s=latency, model_calls=1)
+        return ModelResponse(choices=choices, usage=usage, model=self.name)
+
+    def __repr__(self) -> str:
+        base = f", api_base={self.api_base!r}" if self.api_base else ""
+        return f"LiteLLMModel({self.name!r}{base})"

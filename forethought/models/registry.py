@@ -1,0 +1,42 @@
+"""Turn a model name into a Model: ``simulated[:key=value,...]`` or any LiteLLM model string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forethought.exceptions import UserError
+from forethought.models.base import Model
+
+
+def resolve_model(spec: Model | str, *, cache: bool = True, **litellm_options: Any) -> Model:
+    """``spec`` as a :class:`Model`.
+
+    ``"simulated"`` (optionally ``"simulated:seed=3,skill=0.7"``) is the offline simulator;
+    any other string is a LiteLLM model (``openai/gpt-4o-mini``, ``anthropic/...``,
+    ``ollama/qwen2.5``, ``hosted_vllm/...``) using LiteLLM's usual environment variables.
+    With ``cache`` (the default), replies of real providers at temperature 0 are kept in the
+    response cache.
+    """
+    if isinstance(spec, Model):
+        model = spec
+    elif not isinstance(spec, str) or not spec.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise UserError(f"a model is a Model object or a model name string, got {spec!r}")
+    elif spec == "simulated" or spec.startswith("simulated:"):
+        from forethought.models.simulated import SimulatedModel
+
+        if litellm_options:
+            raise UserError(f"options {sorted(litellm_options)} apply to LiteLLM models, "
+                            f"not to {spec!r}")
+        model = SimulatedModel.from_spec(spec)
+    else:
+        if "/" not in spec:
+            raise UserError(f"model {spec!r}: name a provider as LiteLLM expects, e.g. "
+                            f"'openai/{spec}', or use 'simulated' to run offline")
+        from forethought.models.litellm_model import LiteLLMModel
+
+        model = LiteLLMModel(spec, **litellm_options)
+    if cache and model.cacheable:
+        from forethought.models.cache import CachedModel, ResponseCache
+
+        model = CachedModel(model, ResponseCache())
+    return model

@@ -1,0 +1,79 @@
+"""The planner extension point: turn a question into task graphs, run them, answer."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import pydantic
+
+from forethought.exceptions import UnknownNameError, UserError
+from forethought.runtime.context import RunContext
+from forethought.runtime.executor import GraphResult
+
+PlanStatus = Literal["ok", "failed", "budget_exhausted", "cancelled"]
+
+
+@dataclass(kw_only=True)
+class PlanOutcome:
+    """What a planner produced for one question."""
+
+    answer: str | None
+    status: PlanStatus = "ok"
+    rounds: list[GraphResult] = field(default_factory=list[GraphResult])
+    """The task graph run in each planning round (partial ones included)."""
+    error: str | None = None
+    partial: bool = False
+    """True when the answer is the best available, not a finished one (e.g. budget spent)."""
+
+
+class Planner(ABC):
+    """Builds and runs task graphs for a question. Subclass and register with
+    :func:`register_planner` so recipes can name it."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[pydantic.BaseModel]]
+    """The pydantic model of the options a recipe may set (``extra="forbid"``)."""
+
+    @abstractmethod
+    async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
+        """Answer ``question`` using ``ctx`` for every model and tool call."""
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Planner:
+        try:
+            parsed = cls.Options.model_validate(options)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                 for e in exc.errors())
+            raise UserError(f"invalid options for planner {cls.name!r}: {problems}") from None
+        return cls(**parsed.model_dump())
+
+
+_PLANNERS: dict[str, Callable[[], type[Planner]]] = {}
+
+
+def register_planner(name: str, factory: Callable[[], type[Planner]]) -> None:
+    """Register a planner class under ``name`` (the factory defers its import)."""
+    _PLANNERS[name] = factory
+
+
+def planner_names() -> list[str]:
+    return sorted(_PLANNERS)
+
+
+def planner_class(name: str) -> type[Planner]:
+    if name not in _PLANNERS:
+        raise UnknownNameError("planner", name, _PLANNERS)
+    return _PLANNERS[name]()
+
+
+def _llmcompiler() -> type[Planner]:
+    from forethought.planners.llmcompiler import LLMCompilerPlanner
+
+    return LLMCompilerPlanner
+
+
+register_planner("llmcompiler", _llmcompiler)

@@ -1,0 +1,391 @@
+"""The asyncio executor: runs every ready node at once, up to a concurrency limit.
+
+Nodes may be added while the graph runs (streaming planners add tasks as they parse them);
+:meth:`Executor.close` says no more will come. Failures follow a :class:`FailurePolicy`, the
+budget is enforced by the :class:`RunContext` before every model call, and every step emits an
+event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from forethought.exceptions import (
+    BudgetExceeded,
+    DependencyFailedError,
+    GraphValidationError,
+    NodeTimeoutError,
+    UserError,
+)
+from forethought.models.messages import Message, ModelRequest
+from forethought.runtime.context import RunContext
+from forethought.runtime.events import NodeAdded, NodeFailed, NodeFinished, NodeSkipped, NodeStarted
+from forethought.runtime.graph import Subtask, TaskGraph, cycle_message, find_cycle, resolve
+from forethought.tools.base import render_output
+
+
+class NodeStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+_TERMINAL = frozenset({NodeStatus.DONE, NodeStatus.FAILED, NodeStatus.SKIPPED,
+                       NodeStatus.CANCELLED})
+
+RunStatus = Literal["ok", "failed", "budget_exhausted", "cancelled"]
+
+
+@dataclass(kw_only=True, frozen=True)
+class FailurePolicy:
+    """What happens when a node fails (after its retries)."""
+
+    mode: Literal["fail_fast", "skip_dependants"] = "skip_dependants"
+    """``fail_fast`` cancels the whole run; ``skip_dependants`` skips only what needs the failed
+    node and lets independent work finish."""
+    retries: int = 0
+    """Extra attempts per node before it counts as failed."""
+    retry_backoff_s: float = 0.0
+    """Pause before each retry, doubled each time."""
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise UserError(f"FailurePolicy.retries must be >= 0, got {self.retries!r}")
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeResult:
+    id: str
+    status: NodeStatus = NodeStatus.PENDING
+    output: Any = None
+    error: BaseException | None = None
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+@dataclass(kw_only=True)
+class GraphResult:
+    """The outcome of running a graph; partial results are kept whatever the status."""
+
+    status: RunStatus
+    nodes: dict[str, NodeResult]
+    error: BaseException | None = None
+    """Why the run stopped early (the first failure under fail-fast, or the budget)."""
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {k: r.output for k, r in self.nodes.items() if r.status is NodeStatus.DONE}
+
+    def output(self, node_id: str) -> Any:
+        result = self.nodes[node_id]
+        if result.status is not NodeStatus.DONE:
+            raise KeyError(f"node {node_id!r} has no output: {result.status.value}"
+                           + (f" ({result.error})" if result.error else ""))
+        return result.output
+
+    def failed(self) -> dict[str, NodeResult]:
+        return {k: r for k, r in self.nodes.items()
+                if r.status in (NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELLED)}
+
+
+class Executor:
+    """Runs a task graph on the current event loop. One executor runs one graph."""
+
+    def __init__(self, ctx: RunContext, *, max_concurrency: int = 64,
+                 policy: FailurePolicy | None = None, node_timeout_s: float | None = None) -> None:
+        if max_concurrency < 1:
+            raise UserError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
+        self.ctx = ctx
+        self.max_concurrency = max_concurrency
+        self.policy = policy or FailurePolicy()
+        self.node_timeout_s = node_timeout_s
+        self.results: dict[str, NodeResult] = {}
+        self._nodes: dict[str, Subtask] = {}
+        self._outputs: dict[str, Any] = {}
+        self._waiting: dict[str, int] = {}
+        self._dependants: dict[str, list[str]] = {}
+        self._missing: dict[str, list[str]] = {}
+        self._ready: deque[str] = deque()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
+        self._stop: RunStatus | None = None
+        self._stop_error: BaseException | None = None
+        self._idle: asyncio.Event | None = None
+
+    # -- building ---------------------------------------------------------------------------
+
+    def add(self, subtask: Subtask) -> None:
+        """Add a node; it starts as soon as its inputs exist. Raises
+        :class:`GraphValidationError` for a duplicate id or an unknown tool."""
+        node_id = subtask.id
+        if self._closed:
+            raise UserError(f"cannot add node {node_id!r}: the graph was closed")
+        if node_id in self.results:
+            raise GraphValidationError(f"duplicate node id {node_id!r}", node_id=node_id)
+        if subtask.kind == "tool" and subtask.tool not in self.ctx.tools:
+            raise GraphValidationError(
+                f"node {node_id!r} calls unknown tool {subtask.tool!r}; available tools: "
+                f"{', '.join(repr(n) for n in sorted(self.ctx.tools.names())) or '(none)'}",
+                node_id=node_id)
+        self._nodes[node_id] = subtask
+        self.results[node_id] = NodeResult(id=node_id)
+        if self.ctx.events.active:
+            self.ctx.events.emit(NodeAdded(node_id=node_id, node_kind=subtask.kind,
+                                           deps=tuple(sorted(subtask.deps)),
+                                           description=subtask.description))
+        if self._stop is not None:
+            self._settle(node_id, NodeStatus.CANCELLED, error=self._stop_error)
+            return
+        waiting = 0
+        for dep in subtask.deps:
+            dep_result = self.results.get(dep)
+            if dep_result is None:
+                self._missing.setdefault(dep, []).append(node_id)
+                waiting += 1
+            elif dep_result.status is NodeStatus.DONE:
+                continue
+            elif dep_result.status in _TERMINAL:
+                self._skip(node_id, dep)
+                return
+            else:
+                self._dependants.setdefault(dep, []).append(node_id)
+                waiting += 1
+        for waiter in self._missing.pop(node_id, ()):
+            if self.results[waiter].status is NodeStatus.PENDING:
+                self._dependants.setdefault(node_id, []).append(waiter)
+        self._waiting[node_id] = waiting
+        if waiting == 0:
+            self._ready.append(node_id)
+            self._pump()
+
+    def add_result(self, node_id: str, output: Any) -> None:
+        """Register a node that already ran elsewhere (an earlier planning round), so new
+        nodes can reference its output without running it again."""
+        if node_id in self._nodes or node_id in self.results:
+            raise GraphValidationError(f"duplicate node id {node_id!r}", node_id=node_id)
+        self.results[node_id] = NodeResult(id=node_id, status=NodeStatus.DONE, output=output)
+        self._outputs[node_id] = output
+        for waiter in self._missing.pop(node_id, ()):
+            self._waiting[waiter] -= 1
+            if self._waiting[waiter] == 0 and self.results[waiter].status is NodeStatus.PENDING:
+                self._ready.append(waiter)
+        self._pump()
+
+    def close(self) -> None:
+        """No more nodes will be added: references to absent nodes and cycles now fail."""
+        if self._closed:
+            return
+        self._closed = True
+        for dep, waiters in sorted(self._missing.items()):
+            for waiter in waiters:
+                if self.results[waiter].status is NodeStatus.PENDING:
+                    self._fail(waiter, GraphValidationError(
+                        f"node {waiter!r} references ${dep}, which is not a node of the graph",
+                        node_id=waiter))
+        self._missing.clear()
+        pending = {n: self._nodes[n].deps for n, r in self.results.items()
+                   if r.status is NodeStatus.PENDING}
+        while cycle := find_cycle(pending):
+            message = cycle_message(cycle)
+            # Fail the whole cycle first, so its members are reported as the cycle rather than
+            # as skipped dependants of each other; then skip what depends on them.
+            for node_id in cycle:
+                self._fail(node_id, GraphValidationError(message, node_id=node_id),
+                           propagate=False)
+            for node_id in cycle:
+                for dependant in self._dependants.pop(node_id, ()):
+                    self._skip(dependant, node_id)
+            pending = {n: d for n, d in pending.items()
+                       if self.results[n].status is NodeStatus.PENDING}
+        self._check_idle()
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(self, graph: TaskGraph) -> GraphResult:
+        """Validate ``graph`` (raising before anything runs), run it to the end, return results."""
+        graph.validate(self.ctx.tools.names())
+        for subtask in graph:
+            self.add(subtask)
+        self.close()
+        return await self.join()
+
+    async def join(self) -> GraphResult:
+        """Wait until the graph is closed and every node has settled."""
+        if self._idle is None:
+            self._idle = asyncio.Event()
+            self._check_idle()
+        try:
+            await self._idle.wait()
+        except asyncio.CancelledError:
+            self.cancel()
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+            raise
+        return self.result()
+
+    def result(self) -> GraphResult:
+        status: RunStatus = self._stop or "ok"
+        if status == "ok" and any(r.status is not NodeStatus.DONE for r in self.results.values()):
+            status = "failed"
+        return GraphResult(status=status, nodes=dict(self.results), error=self._stop_error)
+
+    def cancel(self) -> None:
+        """Stop the run: running nodes are cancelled, pending ones will not start."""
+        self._halt("cancelled", None, cancel_running=True)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return self._outputs
+
+    def _pump(self) -> None:
+        while self._ready and len(self._running) < self.max_concurrency and self._stop is None:
+            node_id = self._ready.popleft()
+            if self.results[node_id].status is not NodeStatus.PENDING:
+                continue
+            self.results[node_id].status = NodeStatus.RUNNING
+            self._running[node_id] = asyncio.get_running_loop().create_task(
+                self._run_node(self._nodes[node_id]), name=f"forethought-node-{node_id}")
+
+    async def _run_node(self, subtask: Subtask) -> None:
+        node_id = subtask.id
+        result = self.results[node_id]
+        retries = self.policy.retries if subtask.retries is None else subtask.retries
+        timeout = subtask.timeout_s if subtask.timeout_s is not None else self.node_timeout_s
+        events = self.ctx.events
+        try:
+            while True:
+                result.attempts += 1
+                start = time.perf_counter()
+                if result.started_at is None:
+                    result.started_at = start
+                if events.active:
+                    events.emit(NodeStarted(node_id=node_id, attempt=result.attempts))
+                try:
+                    inputs: dict[str, Any] = resolve(subtask.args, self._outputs) \
+                        if subtask.deps else subtask.args
+                    if timeout is None:
+                        output = await self._dispatch(subtask, inputs)
+                    else:
+                        try:
+                            async with asyncio.timeout(timeout):
+                                output = await self._dispatch(subtask, inputs)
+                        except TimeoutError:
+                            raise NodeTimeoutError(
+                                f"node {node_id!r} timed out after {timeout}s") from None
+                except asyncio.CancelledError:
+                    self._settle(node_id, NodeStatus.CANCELLED, error=self._stop_error)
+                    return
+                except BudgetExceeded as exc:
+                    self._fail(node_id, exc)
+                    self._halt("budget_exhausted", exc, cancel_running=False)
+                    return
+                except Exception as exc:  # noqa: BLE001 - a node's failure is data, not a crash
+                    will_retry = result.attempts <= retries and self._stop is None
+                    if not will_retry:
+                        self._fail(node_id, exc)
+                        return
+                    if events.active:
+                        events.emit(NodeFailed(node_id=node_id, error=str(exc),
+                                               error_type=type(exc).__name__,
+                                               attempt=result.attempts, will_retry=True))
+                    backoff = self.policy.retry_backoff_s * 2 ** (result.attempts - 1)
+                    if backoff:
+                        await asyncio.sleep(backoff)
+                    continue
+                result.output = output
+                self._outputs[node_id] = output
+                if events.active:
+                    events.emit(NodeFinished(node_id=node_id,
+                                             output=render_output(output)[:500],
+                                             duration_s=time.perf_counter() - start))
+                self._settle(node_id, NodeStatus.DONE)
+                return
+        finally:
+            self._running.pop(node_id, None)
+            self._pump()
+            self._check_idle()
+
+    async def _dispatch(self, subtask: Subtask, inputs: dict[str, Any]) -> Any:
+        if subtask.kind == "tool":
+            assert subtask.tool is not None
+            return await self.ctx.call_tool(subtask.tool, inputs, node_id=subtask.id)
+        if subtask.kind == "llm" and subtask.fn is None:
+            messages: tuple[Message, ...] = (Message.user(str(inputs["prompt"])),)
+            if "system" in inputs:
+                messages = (Message.system(str(inputs["system"])), *messages)
+            response = await self.ctx.complete(
+                ModelRequest(messages=messages, purpose=str(inputs.get("purpose", "answer"))),
+                node_id=subtask.id)
+            return response.text
+        assert subtask.fn is not None
+        return await subtask.fn(self.ctx, inputs)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _settle(self, node_id: str, status: NodeStatus, *, error: BaseException | None = None
+                ) -> None:
+        result = self.results[node_id]
+        result.status = status
+        result.error = error
+        result.finished_at = time.perf_counter()
+        if status is NodeStatus.DONE:
+            for dependant in self._dependants.pop(node_id, ()):
+                left = self._waiting[dependant] - 1
+                self._waiting[dependant] = left
+                if left == 0 and self.results[dependant].status is NodeStatus.PENDING:
+                    self._ready.append(dependant)
+            self._pump()
+
+    def _fail(self, node_id: str, error: BaseException, *, propagate: bool = True) -> None:
+        if self.ctx.events.active:
+            self.ctx.events.emit(NodeFailed(node_id=node_id, error=str(error),
+                                            error_type=type(error).__name__,
+                                            attempt=self.results[node_id].attempts))
+        self._settle(node_id, NodeStatus.FAILED, error=error)
+        if not propagate:
+            return
+        if self.policy.mode == "fail_fast" and not isinstance(error, BudgetExceeded):
+            self._halt("failed", error, cancel_running=True)
+        else:
+            for dependant in self._dependants.pop(node_id, ()):
+                self._skip(dependant, node_id)
+
+    def _skip(self, node_id: str, because: str) -> None:
+        if self.results[node_id].status is not NodeStatus.PENDING:
+            return
+        error = DependencyFailedError(f"node {node_id!r} skipped: its input ${because} "
+                                      f"{self.results[because].status.value}")
+        if self.ctx.events.active:
+            self.ctx.events.emit(NodeSkipped(node_id=node_id, reason=str(error)))
+        self._settle(node_id, NodeStatus.SKIPPED, error=error)
+        for dependant in self._dependants.pop(node_id, ()):
+            self._skip(dependant, node_id)
+
+    def _halt(self, status: RunStatus, error: BaseException | None, *, cancel_running: bool
+              ) -> None:
+        if self._stop is None:
+            self._stop = status
+            self._stop_error = error
+        self._ready.clear()
+        for node_id, result in self.results.items():
+            if result.status is NodeStatus.PENDING:
+                self._settle(node_id, NodeStatus.CANCELLED, error=error)
+        if cancel_running:
+            for task in self._running.values():
+                task.cancel()
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        if self._idle is None or self._running or not self._closed:
+            return
+        if self._ready and self._stop is None:
+            return
+        self._idle.set()

@@ -1,0 +1,211 @@
+"""Task graphs: subtasks whose inputs reference other subtasks' outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Container, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from forethought.exceptions import GraphValidationError
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from forethought.runtime.context import RunContext
+
+NodeKind = Literal["llm", "tool", "function", "search", "verify", "join"]
+NodeFn: TypeAlias = Callable[["RunContext", dict[str, Any]], Awaitable[Any]]
+"""A node's work: receives the run context and its resolved inputs, returns its output."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference to another node's output, replaced by that output before the node runs."""
+
+    node: str
+
+    def __repr__(self) -> str:
+        return f"${self.node}"
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """Text with embedded references (``"$1 * 12"``), rendered with the outputs' text."""
+
+    parts: tuple[str | Ref, ...]
+
+    def render(self, outputs: Mapping[str, Any]) -> str:
+        from forethought.tools.base import render_output
+
+        return "".join(p if isinstance(p, str) else render_output(outputs[p.node])
+                       for p in self.parts)
+
+    def __repr__(self) -> str:
+        return "".join(p if isinstance(p, str) else repr(p) for p in self.parts)
+
+
+def collect_refs(value: Any, into: set[str] | None = None) -> set[str]:
+    """Every node id referenced anywhere inside ``value``."""
+    found = set[str]() if into is None else into
+    if isinstance(value, Ref):
+        found.add(value.node)
+    elif isinstance(value, Template):
+        found.update(p.node for p in value.parts if isinstance(p, Ref))
+    elif isinstance(value, dict):
+        for v in value.values():  # pyright: ignore[reportUnknownVariableType]
+            collect_refs(v, found)
+    elif isinstance(value, list | tuple):
+        for v in value:  # pyright: ignore[reportUnknownVariableType]
+            collect_refs(v, found)
+    return found
+
+
+def resolve(value: Any, outputs: Mapping[str, Any]) -> Any:
+    """``value`` with every :class:`Ref` and :class:`Template` replaced by outputs."""
+    if isinstance(value, Ref):
+        return outputs[value.node]
+    if isinstance(value, Template):
+        return value.render(outputs)
+    if isinstance(value, dict):
+        return {k: resolve(v, outputs) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [resolve(v, outputs) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, tuple):
+        return tuple(resolve(v, outputs) for v in value)  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
+@dataclass(kw_only=True)
+class Subtask:
+    """One node of a task graph."""
+
+    id: str
+    kind: NodeKind = "function"
+    tool: str | None = None
+    """For ``kind="tool"``: the registered tool to call with ``args``."""
+    args: dict[str, Any] = field(default_factory=dict[str, Any])
+    """Inputs; any value may be (or contain) a :class:`Ref` or :class:`Template`."""
+    fn: NodeFn | None = None
+    """For function-like kinds: the coroutine function that does the work."""
+    after: tuple[str, ...] = ()
+    """Extra ordering dependencies whose outputs are not inputs."""
+    description: str = ""
+    timeout_s: float | None = None
+    """Overrides the executor's per-node timeout."""
+    retries: int | None = None
+    """Overrides the failure policy's retry count."""
+    deps: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise GraphValidationError("a subtask needs a non-empty id")
+        if self.kind == "tool":
+            if not self.tool:
+                raise GraphValidationError(f"node {self.id!r}: a tool node needs a tool name",
+                                           node_id=self.id)
+        elif self.kind == "llm":
+            if "prompt" not in self.args:
+                raise GraphValidationError(f"node {self.id!r}: an llm node needs a 'prompt' arg",
+                                           node_id=self.id)
+        elif self.fn is None:
+            raise GraphValidationError(f"node {self.id!r}: a {self.kind} node needs fn=",
+                                       node_id=self.id)
+        self.deps = frozenset(collect_refs(self.args) | set(self.after))
+        if self.id in self.deps:
+            raise GraphValidationError(f"node {self.id!r} references its own output",
+                                       node_id=self.id)
+
+
+class TaskGraph:
+    """A DAG of subtasks. :meth:`validate` rejects cycles, dangling references and unknown tools
+    before anything runs; the executor can also grow a graph while it runs."""
+
+    def __init__(self, subtasks: Iterable[Subtask] = ()) -> None:
+        self.nodes: dict[str, Subtask] = {}
+        for st in subtasks:
+            self.add(st)
+
+    def add(self, subtask: Subtask) -> Subtask:
+        if subtask.id in self.nodes:
+            raise GraphValidationError(f"duplicate node id {subtask.id!r}", node_id=subtask.id)
+        self.nodes[subtask.id] = subtask
+        return subtask
+
+    def __iter__(self) -> Iterator[Subtask]:
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self.nodes
+
+    def validate(self, tools: Container[str] | None = None) -> None:
+        """Raise :class:`GraphValidationError` naming the first offending node."""
+        for st in self.nodes.values():
+            if st.kind == "tool" and tools is not None and st.tool not in tools:
+                valid = ", ".join(repr(t) for t in sorted(tools)) if isinstance(  # pyright: ignore[reportUnknownArgumentType]
+                    tools, Iterable) else "?"
+                raise GraphValidationError(
+                    f"node {st.id!r} calls unknown tool {st.tool!r}; available tools: {valid}",
+                    node_id=st.id)
+            for dep in sorted(st.deps):
+                if dep not in self.nodes:
+                    raise GraphValidationError(
+                        f"node {st.id!r} references ${dep}, which is not a node of the graph",
+                        node_id=st.id)
+        cycle = find_cycle({st.id: st.deps for st in self.nodes.values()})
+        if cycle:
+            raise GraphValidationError(cycle_message(cycle), node_id=cycle[0])
+
+    def to_networkx(self) -> nx.DiGraph[str]:
+        """The graph as a networkx DiGraph, edges pointing from input to consumer."""
+        import networkx as nx
+
+        g: nx.DiGraph[str] = nx.DiGraph()
+        for st in self.nodes.values():
+            g.add_node(st.id, kind=st.kind)
+            for dep in st.deps:
+                g.add_edge(dep, st.id)
+        return g
+
+
+def cycle_message(cycle: list[str]) -> str:
+    """Describe a cycle given in dependency order (each node needs the next)."""
+    steps = ", ".join(f"{a!r} needs {b!r}" for a, b in zip(cycle, [*cycle[1:], cycle[0]],
+                                                           strict=True))
+    return f"cycle in task graph at node {cycle[0]!r}: {steps}"
+
+
+def find_cycle(deps: Mapping[str, Iterable[str]]) -> list[str]:
+    """A cycle among ``deps`` (node -> nodes it depends on) in dependency order, or ``[]``.
+
+    Runs Kahn's algorithm first, which is linear and cheap, and only hands the leftover
+    nodes to networkx (slow to import) to name a cycle.
+    """
+    indegree = {n: 0 for n in deps}
+    users: dict[str, list[str]] = {n: [] for n in deps}
+    for node, ds in deps.items():
+        for d in ds:
+            if d in indegree:
+                indegree[node] += 1
+                users[d].append(node)
+    stack = [n for n, k in indegree.items() if k == 0]
+    while stack:
+        n = stack.pop()
+        for u in users[n]:
+            indegree[u] -= 1
+            if indegree[u] == 0:
+                stack.append(u)
+    left = [n for n, k in indegree.items() if k > 0]
+    if not left:
+        return []
+    import networkx as nx
+
+    g: nx.DiGraph[str] = nx.DiGraph()
+    for node in left:
+        for d in deps[node]:
+            if d in indegree and indegree[d] > 0:
+                g.add_edge(node, d)
+    edges = nx.find_cycle(g)
+    return [str(u) for u, _v, *_ in edges]
