@@ -164,14 +164,17 @@ def parse_recipe(text: str, *, path: str = "<recipe>") -> Recipe:
     try:
         return Recipe.model_validate(data)
     except pydantic.ValidationError as exc:
-        err = exc.errors()[0]
+        # For `str | Config` fields given a mapping, the string branch's complaint is noise.
+        errors = [e for e in exc.errors() if not (e["type"] == "string_type" and "str" in
+                                                  e["loc"])] or exc.errors()
+        err = errors[0]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
             p in ("str", "ModelConfig", "PlannerConfig") or p.startswith("function-"))))
         field = ".".join(str(p) for p in loc) or None
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = f"unknown field; valid fields here: {_valid_fields(loc)}"
-        more = len(exc.errors()) - 1
+        more = len(errors) - 1
         if more:
             message += f" (and {more} more error{'s' if more > 1 else ''})"
         raise RecipeError(message, path=path, line=_line_of(node, loc), field=field) from None

@@ -30,9 +30,10 @@ class ScriptedModel(Model):
     """
 
     def __init__(self, script: Sequence[Reply] | ScriptFunction, *, name: str = "scripted",
-                 delay_s: float = 0.0) -> None:
+                 delay_s: float = 0.0, chunk_delay_s: float = 0.0) -> None:
         self.name = name
         self.delay_s = delay_s
+        self.chunk_delay_s = chunk_delay_s
         self._function: ScriptFunction | None = None
         self._replies: list[Reply] = []
         if callable(script):
@@ -78,5 +79,6 @@ class ScriptedModel(Model):
         response = await self.request(request)
         for line in response.text.splitlines(keepends=True):
             on_text(line)
-            await asyncio.sleep(0)  # let dispatched work run between chunks, as a real stream does
+            # Let dispatched work run between chunks, as it does while a real stream arrives.
+            await asyncio.sleep(self.chunk_delay_s)
         return response
