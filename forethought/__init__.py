@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from forethought.models.registry import resolve_model
     from forethought.models.scripted import ScriptedModel
     from forethought.models.simulated import SimulatedModel, SimulatedTask
-    from forethought.planners.base import PlanOutcome, Planner, register_planner
+    from forethought.planners.base import Planner, PlanOutcome, register_planner
     from forethought.planners.llmcompiler import LLMCompilerPlanner
     from forethought.recipes import Recipe, build_agent, load_recipe, parse_recipe
     from forethought.runtime.budget import Budget, BudgetTracker

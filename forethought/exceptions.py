@@ -111,7 +111,7 @@ class ModelHTTPError(ModelError):
         super().__init__(f"{model}: HTTP {status_code}: {message}")
 
 
-class UnexpectedModelBehavior(RunError):
+class UnexpectedModelBehavior(RunError):  # noqa: N818 - pydantic-ai's familiar name
     """The model's reply could not be used (e.g. invalid JSON even after a repair turn)."""
 
     def __init__(self, message: str, *, body: str | None = None) -> None:
@@ -147,7 +147,7 @@ class PlanError(RunError):
     """A plan written by a model could not be parsed or validated."""
 
 
-class BudgetExceeded(RunError):
+class BudgetExceeded(RunError):  # noqa: N818 - the name users search for
     """The run's budget is spent; ``reason`` says which limit was hit."""
 
     def __init__(self, reason: str) -> None:

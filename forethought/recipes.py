@@ -36,13 +36,13 @@ class ModelConfig(_Strict):
     """A model and how to call it."""
 
     name: str = pydantic.Field(description="'simulated[:k=v,...]' or any LiteLLM model string")
-    temperature: float | None = pydantic.Field(None, ge=0, le=2)
-    max_tokens: int | None = pydantic.Field(None, ge=1)
+    temperature: float | None = pydantic.Field(default=None, ge=0, le=2)
+    max_tokens: int | None = pydantic.Field(default=None, ge=1)
     seed: int | None = None
     api_base: str | None = None
-    timeout_s: float | None = pydantic.Field(None, gt=0)
-    max_concurrency: int | None = pydantic.Field(None, ge=1)
-    max_retries: int | None = pydantic.Field(None, ge=0)
+    timeout_s: float | None = pydantic.Field(default=None, gt=0)
+    max_concurrency: int | None = pydantic.Field(default=None, ge=1)
+    max_retries: int | None = pydantic.Field(default=None, ge=0)
     cache: bool = True
 
 
@@ -74,10 +74,10 @@ class PlannerConfig(pydantic.BaseModel):
 
 
 class BudgetConfig(_Strict):
-    max_tokens: int | None = pydantic.Field(None, ge=0)
-    max_cost_usd: float | None = pydantic.Field(None, ge=0)
-    max_seconds: float | None = pydantic.Field(None, ge=0)
-    max_model_calls: int | None = pydantic.Field(None, ge=0)
+    max_tokens: int | None = pydantic.Field(default=None, ge=0)
+    max_cost_usd: float | None = pydantic.Field(default=None, ge=0)
+    max_seconds: float | None = pydantic.Field(default=None, ge=0)
+    max_model_calls: int | None = pydantic.Field(default=None, ge=0)
 
     def to_budget(self) -> Budget:
         return Budget(**self.model_dump())
@@ -92,8 +92,8 @@ class Recipe(_Strict):
     model: str | ModelConfig = "simulated"
     tools: list[str] = pydantic.Field(default_factory=list[str])
     planner: str | PlannerConfig = "llmcompiler"
-    budget: BudgetConfig = pydantic.Field(default_factory=BudgetConfig)
-    input: str | None = pydantic.Field(None, description="The default question")
+    budget: BudgetConfig = pydantic.Field(default_factory=lambda: BudgetConfig())
+    input: str | None = pydantic.Field(default=None, description="The default question")
 
     @pydantic.field_validator("tools")
     @classmethod

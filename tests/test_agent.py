@@ -74,7 +74,7 @@ def test_arun_and_the_sync_wrapper_guard() -> None:
 
     async def inside_loop() -> None:
         assert (await agent.arun("ok?")).answer == "yes"
-        with pytest.raises(UserError, match="use 'await agent.arun"):
+        with pytest.raises(UserError, match=r"use 'await agent\.arun"):
             agent.run("ok?")
 
     asyncio.run(inside_loop())

@@ -33,7 +33,8 @@ def test_all_is_pinned() -> None:
 def test_exceptions_form_one_tree() -> None:
     for name in forethought.__all__:
         obj = getattr(forethought, name)
-        if isinstance(obj, type) and issubclass(obj, Exception) and obj is not forethought.ModelRetry:
+        is_error = isinstance(obj, type) and issubclass(obj, Exception)
+        if is_error and obj is not forethought.ModelRetry:
             assert issubclass(obj, forethought.ForethoughtError), name
 
 

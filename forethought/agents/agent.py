@@ -14,7 +14,7 @@ from forethought.exceptions import ForethoughtError, UserError
 from forethought.models.base import Model
 from forethought.models.messages import Usage
 from forethought.models.registry import resolve_model
-from forethought.planners.base import PlanStatus, Planner, planner_class
+from forethought.planners.base import Planner, PlanStatus, planner_class
 from forethought.runtime.budget import Budget, BudgetTracker
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import EventBus, RunFinished, RunStarted, Subscriber
@@ -100,7 +100,8 @@ class Agent:
     async def arun(self, question: str, *, budget: Budget | None = None) -> AgentResult:
         """Answer ``question``. Provider and usage errors are raised after the run, its events
         and its partial results are recorded in the store; a spent budget is not an error:
-        the result says ``budget_exhausted`` and carries the best answer so far."""
+        the result says ``budget_exhausted`` and carries the best answer so far.
+        """
         if not isinstance(question, str) or not question.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
             raise UserError(f"the question must be a non-empty string, got {question!r}")
         run_id = new_run_id()

@@ -31,7 +31,8 @@ class Model(ABC):
 
     async def request_stream(self, request: ModelRequest, on_text: TextCallback) -> ModelResponse:
         """Like :meth:`request`, calling ``on_text`` with each text chunk of the first sample as
-        it arrives. The default makes one call and delivers the text as one chunk."""
+        it arrives. The default makes one call and delivers the text as one chunk.
+        """
         response = await self.request(request)
         if response.text:
             on_text(response.text)

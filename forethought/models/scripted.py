@@ -44,7 +44,7 @@ class ScriptedModel(Model):
         self.requests: list[ModelRequest] = []
 
     @staticmethod
-    def tool_call(name: str, arguments: str, *, id: str = "call_0") -> Choice:  # noqa: A002
+    def tool_call(name: str, arguments: str, *, id: str = "call_0") -> Choice:
         """A reply that calls a tool."""
         return Choice(text="", tool_calls=(ToolCall(id=id, name=name, arguments=arguments),),
                       finish_reason="tool_calls")

@@ -17,7 +17,8 @@ _FENCE = re.compile(r"^```(?:json|JSON)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
 def output_schema_for(output_type: type[Any]) -> OutputSchema:
     """The schema sent to the model for ``output_type`` (a pydantic model or any type pydantic
-    can validate)."""
+    can validate).
+    """
     adapter = pydantic.TypeAdapter(output_type)
     name = getattr(output_type, "__name__", "output")
     return OutputSchema(name=re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64],
@@ -55,7 +56,8 @@ def parse_output(text: str, output_type: type[T]) -> T:
         raise OutputParseError(f"the JSON does not match the schema: {problems}") from None
 
 
-def repair_messages(reply: str, error: OutputParseError, schema: OutputSchema) -> tuple[Message, ...]:
+def repair_messages(reply: str, error: OutputParseError, schema: OutputSchema,
+                    ) -> tuple[Message, ...]:
     """The turn appended after an invalid reply: the reply itself and what was wrong."""
     return (
         Message.assistant(reply),

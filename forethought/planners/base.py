@@ -31,7 +31,8 @@ class PlanOutcome:
 
 class Planner(ABC):
     """Builds and runs task graphs for a question. Subclass and register with
-    :func:`register_planner` so recipes can name it."""
+    :func:`register_planner` so recipes can name it.
+    """
 
     name: ClassVar[str]
     Options: ClassVar[type[pydantic.BaseModel]]

@@ -18,7 +18,7 @@ import pydantic
 
 from forethought.exceptions import BudgetExceeded, GraphValidationError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
-from forethought.planners.base import PlanOutcome, Planner
+from forethought.planners.base import Planner, PlanOutcome
 from forethought.planners.plan_parser import PlanLineError, PlannedTask, StreamingPlanParser
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import PlannerEvent
@@ -51,11 +51,11 @@ Action: Replan(<what went wrong and what the next plan must do>)
 class LLMCompilerOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    max_replans: int = pydantic.Field(2, ge=0, le=10)
+    max_replans: int = pydantic.Field(default=2, ge=0, le=10)
     """New plans the join step may ask for after the first."""
-    max_tasks: int = pydantic.Field(32, ge=1, le=1000)
+    max_tasks: int = pydantic.Field(default=32, ge=1, le=1000)
     """Tasks accepted from one plan; extra lines are reported as errors."""
-    max_concurrency: int = pydantic.Field(16, ge=1, le=1024)
+    max_concurrency: int = pydantic.Field(default=16, ge=1, le=1024)
     """Tasks of one plan running at the same time."""
 
 
@@ -241,7 +241,8 @@ class LLMCompilerPlanner(Planner):
         request = ModelRequest(
             messages=(Message.system(JOIN_SYSTEM.format(replan_rule=rule)),
                       Message.user(f"Question: {question}\n\nPlan results:\n{observations}")),
-            purpose="join", settings=_DETERMINISTIC, metadata={"replans_left": str(replans_left), "question": question})
+            purpose="join", settings=_DETERMINISTIC,
+            metadata={"replans_left": str(replans_left), "question": question})
         response = await ctx.complete(request, node_id=f"join-{round_no + 1}")
         decision = parse_join(response.text)
         if decision is None:

@@ -1,5 +1,6 @@
 """The run context: the one object through which strategies, planners and tools reach models
-and tools, so that every call is budgeted, observed and recorded."""
+and tools, so that every call is budgeted, observed and recorded.
+"""
 
 from __future__ import annotations
 
@@ -116,7 +117,8 @@ class RunContext:
     async def parse(self, request: ModelRequest, output_type: type[T], *,
                     model: Model | None = None, node_id: str | None = None) -> Parsed[T]:
         """Ask for a reply of ``output_type``; on an invalid reply, one repair turn with the
-        validation error. Raises :class:`UnexpectedModelBehavior` if that fails too."""
+        validation error. Raises :class:`UnexpectedModelBehavior` if that fails too.
+        """
         schema = output_schema_for(output_type)
         request = replace(request, output_schema=schema)
         responses: list[ModelResponse] = []
@@ -138,7 +140,8 @@ class RunContext:
     async def call_tool(self, name: str, args: dict[str, Any], *,
                         node_id: str | None = None) -> Any:
         """Run a registered tool. Failures raise :class:`ToolError` subclasses whose message is
-        fit to show the model."""
+        fit to show the model.
+        """
         tool = self.tools.get(name)
         emit = self.events.active
         if emit:

@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from forethought.models.messages import Usage
 
@@ -35,13 +35,13 @@ class Event:
 
 @dataclass(kw_only=True, slots=True)
 class RunStarted(Event):
-    kind: Literal["run_started"] = "run_started"
+    kind: str = "run_started"
     question: str = ""
 
 
 @dataclass(kw_only=True, slots=True)
 class RunFinished(Event):
-    kind: Literal["run_finished"] = "run_finished"
+    kind: str = "run_finished"
     status: str = "ok"
     """``ok``, ``failed``, ``budget_exhausted`` or ``cancelled``."""
     answer: str | None = None
@@ -51,7 +51,7 @@ class RunFinished(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeAdded(Event):
-    kind: Literal["node_added"] = "node_added"
+    kind: str = "node_added"
     node_kind: str = ""
     deps: tuple[str, ...] = ()
     description: str = ""
@@ -59,13 +59,13 @@ class NodeAdded(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeStarted(Event):
-    kind: Literal["node_started"] = "node_started"
+    kind: str = "node_started"
     attempt: int = 1
 
 
 @dataclass(kw_only=True, slots=True)
 class NodeFinished(Event):
-    kind: Literal["node_finished"] = "node_finished"
+    kind: str = "node_finished"
     output: str = ""
     """A short rendering of the output."""
     duration_s: float = 0.0
@@ -73,7 +73,7 @@ class NodeFinished(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeFailed(Event):
-    kind: Literal["node_failed"] = "node_failed"
+    kind: str = "node_failed"
     error: str = ""
     error_type: str = ""
     attempt: int = 1
@@ -82,13 +82,13 @@ class NodeFailed(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeSkipped(Event):
-    kind: Literal["node_skipped"] = "node_skipped"
+    kind: str = "node_skipped"
     reason: str = ""
 
 
 @dataclass(kw_only=True, slots=True)
 class ModelCallStarted(Event):
-    kind: Literal["model_call_started"] = "model_call_started"
+    kind: str = "model_call_started"
     model: str = ""
     purpose: str | None = None
     call_id: int = 0
@@ -96,7 +96,7 @@ class ModelCallStarted(Event):
 
 @dataclass(kw_only=True, slots=True)
 class ModelCallFinished(Event):
-    kind: Literal["model_call_finished"] = "model_call_finished"
+    kind: str = "model_call_finished"
     model: str = ""
     purpose: str | None = None
     call_id: int = 0
@@ -107,14 +107,14 @@ class ModelCallFinished(Event):
 
 @dataclass(kw_only=True, slots=True)
 class ToolCallStarted(Event):
-    kind: Literal["tool_call_started"] = "tool_call_started"
+    kind: str = "tool_call_started"
     tool: str = ""
     arguments: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 @dataclass(kw_only=True, slots=True)
 class ToolCallFinished(Event):
-    kind: Literal["tool_call_finished"] = "tool_call_finished"
+    kind: str = "tool_call_finished"
     tool: str = ""
     output: str = ""
     error: str | None = None
@@ -123,7 +123,7 @@ class ToolCallFinished(Event):
 
 @dataclass(kw_only=True, slots=True)
 class BudgetExhausted(Event):
-    kind: Literal["budget_exhausted"] = "budget_exhausted"
+    kind: str = "budget_exhausted"
     reason: str = ""
     spent: Usage = field(default_factory=Usage)
 
@@ -132,7 +132,7 @@ class BudgetExhausted(Event):
 class PlannerEvent(Event):
     """Something a planner decided: a plan parsed, a re-plan, a fallback."""
 
-    kind: Literal["planner"] = "planner"
+    kind: str = "planner"
     action: str = ""
     detail: str = ""
 
@@ -142,7 +142,8 @@ Subscriber = Callable[[Event], None]
 
 class EventBus:
     """Delivers events to subscribers in order. A subscriber that raises is reported once
-    with a warning and then dropped, so a broken progress bar cannot break a run."""
+    with a warning and then dropped, so a broken progress bar cannot break a run.
+    """
 
     __slots__ = ("_subscribers", "run_id")
 

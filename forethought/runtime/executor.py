@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -125,7 +125,8 @@ class Executor:
 
     def add(self, subtask: Subtask) -> None:
         """Add a node; it starts as soon as its inputs exist. Raises
-        :class:`GraphValidationError` for a duplicate id or an unknown tool."""
+        :class:`GraphValidationError` for a duplicate id or an unknown tool.
+        """
         node_id = subtask.id
         if self._closed:
             raise UserError(f"cannot add node {node_id!r}: the graph was closed")
@@ -169,7 +170,8 @@ class Executor:
 
     def add_result(self, node_id: str, output: Any) -> None:
         """Register a node that already ran elsewhere (an earlier planning round), so new
-        nodes can reference its output without running it again."""
+        nodes can reference its output without running it again.
+        """
         if node_id in self._nodes or node_id in self.results:
             raise GraphValidationError(f"duplicate node id {node_id!r}", node_id=node_id)
         self.results[node_id] = NodeResult(id=node_id, status=NodeStatus.DONE, output=output)

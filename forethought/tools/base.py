@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any, cast, get_type_hints, overload
 
 import pydantic
 
-from forethought.exceptions import ToolArgumentError, ToolExecutionError, UnknownNameError, UserError
+from forethought.exceptions import (
+    ToolArgumentError,
+    ToolExecutionError,
+    UnknownNameError,
+    UserError,
+)
 from forethought.models.messages import ToolSpec
 
 if TYPE_CHECKING:
@@ -34,7 +39,8 @@ class Tool(ABC):
     @abstractmethod
     async def call(self, args: dict[str, Any], ctx: RunContext | None = None) -> Any:
         """Run the tool. Raise :class:`ToolArgumentError` for arguments that fail the schema;
-        any other exception is reported to the model as the tool's failure."""
+        any other exception is reported to the model as the tool's failure.
+        """
 
     def spec(self) -> ToolSpec:
         return ToolSpec(name=self.name, description=self.description, parameters=self.parameters)
@@ -64,8 +70,8 @@ def _param_docs(doc: str) -> tuple[str, dict[str, str]]:
                 args_indent = indent
             m = re.match(r"^(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$", line)
             if indent <= args_indent and m:
-                current = m.group(1)
-                params[current] = m.group(2)
+                current = str(m.group(1))
+                params[current] = str(m.group(2))
             elif current is not None:
                 params[current] = f"{params[current]} {line}".strip()
     return " ".join(s for s in summary if s).strip(), params
@@ -89,7 +95,8 @@ class FunctionTool(Tool):
         self._ctx_param: str | None = None
         for pname, param in inspect.signature(fn).parameters.items():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise UserError(f"tool {self.name!r}: *args/**kwargs cannot be described to a model")
+                raise UserError(f"tool {self.name!r}: *args/**kwargs cannot be described "
+                                "to a model")
             annotation = hints.get(pname, Any)
             if getattr(annotation, "__name__", None) == "RunContext":
                 self._ctx_param = pname
@@ -154,14 +161,15 @@ def render_output(value: Any) -> str:
         return repr(value)
 
 
-_BUILTINS: dict[str, Tool] | None = None
+_builtin_cache: dict[str, Tool] | None = None
 
 
 def builtin_tools() -> dict[str, Tool]:
     """Tools registered under the ``forethought.tools`` entry-point group (built-ins and
-    plugins alike), loaded on first use."""
-    global _BUILTINS
-    if _BUILTINS is None:
+    plugins alike), loaded on first use.
+    """
+    global _builtin_cache
+    if _builtin_cache is None:
         from importlib.metadata import entry_points
 
         found: dict[str, Tool] = {}
@@ -170,8 +178,8 @@ def builtin_tools() -> dict[str, Tool]:
             if not isinstance(obj, Tool):
                 raise UserError(f"entry point {ep.name!r} ({ep.value}) is not a forethought Tool")
             found[ep.name] = obj
-        _BUILTINS = found
-    return _BUILTINS
+        _builtin_cache = found
+    return _builtin_cache
 
 
 class ToolRegistry:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import operator
 from collections.abc import Callable
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,14 +16,18 @@ _MAX_EXPONENT = 4096
 _MAX_DIGITS = 5000
 
 _BINARY: dict[type[ast.operator], Callable[[Fraction, Fraction], Fraction]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
 }
-_FUNCTIONS: dict[str, Callable[..., Fraction]] = {
-    "abs": lambda x: abs(x),  # pyright: ignore[reportUnknownLambdaType]
-    "min": lambda *xs: min(xs),  # pyright: ignore[reportUnknownLambdaType, reportUnknownArgumentType]
-    "max": lambda *xs: max(xs),  # pyright: ignore[reportUnknownLambdaType, reportUnknownArgumentType]
-}
+
+
+def _abs(*xs: Fraction) -> Fraction:
+    if len(xs) != 1:
+        raise ModelRetry(f"abs() takes one argument, got {len(xs)}")
+    return abs(xs[0])
+
+
+_FUNCTIONS: dict[str, Callable[..., Fraction]] = {"abs": _abs, "min": min, "max": max}
 
 
 def _power(base: Fraction, exponent: Fraction) -> Fraction:
@@ -37,7 +40,7 @@ def _power(base: Fraction, exponent: Fraction) -> Fraction:
     return base ** int(exponent)
 
 
-def _evaluate(node: ast.AST) -> Fraction:  # noqa: C901 - one branch per syntax form
+def _evaluate(node: ast.AST) -> Fraction:
     if isinstance(node, ast.Expression):
         return _evaluate(node.body)
     if isinstance(node, ast.Constant):
@@ -73,7 +76,8 @@ def _evaluate(node: ast.AST) -> Fraction:  # noqa: C901 - one branch per syntax 
 
 def format_number(value: Fraction) -> str:
     """Integers as integers, terminating decimals as decimals, other fractions as ``(p/q)``
-    (parenthesised so the text can be substituted into another expression)."""
+    (parenthesised so the text can be substituted into another expression).
+    """
     if value.denominator == 1:
         return str(value.numerator)
     d = value.denominator
@@ -89,7 +93,8 @@ def format_number(value: Fraction) -> str:
 
 def evaluate_expression(expression: str) -> Fraction:
     """Evaluate an arithmetic expression exactly. Raises :class:`ModelRetry` with a message a
-    model can act on for anything that is not plain arithmetic."""
+    model can act on for anything that is not plain arithmetic.
+    """
     text = expression.strip().replace("×", "*").replace("÷", "/").replace("^", "**")
     if not text:
         raise ModelRetry("the expression is empty")

@@ -18,7 +18,7 @@ REQUEST = ModelRequest(messages=(Message.user("hello there"),))
 
 
 def test_budget_rejects_negative_limits() -> None:
-    with pytest.raises(UserError, match="Budget.max_tokens must be >= 0, got -1"):
+    with pytest.raises(UserError, match=r"Budget\.max_tokens must be >= 0, got -1"):
         Budget(max_tokens=-1)
 
 
@@ -31,9 +31,12 @@ def test_budget_rejects_negative_limits() -> None:
 async def test_each_limit_stops_further_calls(budget: Budget, reason: str) -> None:
     ctx = RunContext(model=ScriptedModel(lambda r: "a reply of some length"),
                      budget=BudgetTracker(budget=budget))
-    with pytest.raises(BudgetExceeded, match=reason):
+    async def spend() -> None:
         for _ in range(5):
             await ctx.complete(REQUEST)
+
+    with pytest.raises(BudgetExceeded, match=reason):
+        await spend()
     assert ctx.budget.started_calls <= 2
 
 

@@ -147,7 +147,7 @@ async def test_retries_then_success() -> None:
     assert result.output("f") == "done"
     assert result.nodes["f"].attempts == 3
     retried = [e for e in events if e.kind == "node_failed"]
-    assert len(retried) == 2 and all(getattr(e, "will_retry") for e in retried)
+    assert len(retried) == 2 and all(e.will_retry for e in retried)
 
 
 async def test_retries_exhausted_fails_with_last_error() -> None:

@@ -117,7 +117,7 @@ async def test_wrong_arguments_give_a_message_for_the_model(args: dict[str, obje
     with pytest.raises(ToolArgumentError, match="invalid arguments for tool 'search'") as info:
         await ctx.call_tool("search", args)
     assert message in str(info.value)
-    assert getattr(events[-1], "error") == str(info.value)
+    assert events[-1].error == str(info.value)
 
 
 async def test_a_tool_that_raises_is_a_tool_execution_error() -> None:
@@ -128,7 +128,7 @@ async def test_a_tool_that_raises_is_a_tool_execution_error() -> None:
 
 async def test_tool_timeout() -> None:
     ctx, _ = ctx_with(slow)
-    with pytest.raises(ToolExecutionError, match="timed out after 0.05s"):
+    with pytest.raises(ToolExecutionError, match=r"timed out after 0\.05s"):
         await ctx.call_tool("wait", {"seconds": 2})
 
 
