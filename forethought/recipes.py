@@ -73,6 +73,37 @@ class PlannerConfig(pydantic.BaseModel):
         return dict(self.model_extra or {})
 
 
+class ToolConfig(pydantic.BaseModel):
+    """A registered tool by name, with options for configurable tools
+    (``{name: retrieve, corpus: passages.jsonl}``).
+    """
+
+    model_config = pydantic.ConfigDict(extra="allow")
+
+    name: str
+
+    @pydantic.model_validator(mode="after")
+    def _known(self) -> ToolConfig:
+        from forethought.tools.base import ToolFactory, builtin_tools
+
+        registered = builtin_tools()
+        if self.name not in registered:
+            raise ValueError(str(UnknownNameError("tool", self.name, registered)))
+        item = registered[self.name]
+        if isinstance(item, ToolFactory):
+            try:
+                item.validate_options(self.options())
+            except UserError as exc:
+                raise ValueError(str(exc)) from None
+        elif self.options():
+            raise ValueError(f"tool {self.name!r} takes no options, got "
+                             f"{', '.join(sorted(self.options()))}")
+        return self
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class BudgetConfig(_Strict):
     max_tokens: int | None = pydantic.Field(default=None, ge=0)
     max_cost_usd: float | None = pydantic.Field(default=None, ge=0)
@@ -90,21 +121,21 @@ class Recipe(_Strict):
     name: str = "recipe"
     description: str = ""
     model: str | ModelConfig = "simulated"
-    tools: list[str] = pydantic.Field(default_factory=list[str])
+    tools: list[str | ToolConfig] = pydantic.Field(default_factory=list[str | ToolConfig])
     planner: str | PlannerConfig = "llmcompiler"
     budget: BudgetConfig = pydantic.Field(default_factory=lambda: BudgetConfig())
     input: str | None = pydantic.Field(default=None, description="The default question")
 
     @pydantic.field_validator("tools")
     @classmethod
-    def _known_tools(cls, tools: list[str]) -> list[str]:
-        from forethought.tools.base import builtin_tools
-
-        registered = builtin_tools()
-        for name in tools:
-            if name not in registered:
-                raise ValueError(str(UnknownNameError("tool", name, registered)))
+    def _known_tools(cls, tools: list[str | ToolConfig]) -> list[str | ToolConfig]:
+        for item in tools:
+            if isinstance(item, str):
+                ToolConfig(name=item)  # raises, naming the valid tools, if unknown
         return tools
+
+    def tool_configs(self) -> list[ToolConfig]:
+        return [ToolConfig(name=t) if isinstance(t, str) else t for t in self.tools]
 
     @pydantic.field_validator("planner")
     @classmethod
@@ -169,7 +200,8 @@ def parse_recipe(text: str, *, path: str = "<recipe>") -> Recipe:
                                                   e["loc"])] or exc.errors()
         err = errors[0]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
-            p in ("str", "ModelConfig", "PlannerConfig") or p.startswith("function-"))))
+            p in ("str", "ModelConfig", "PlannerConfig", "ToolConfig")
+            or p.startswith("function-"))))
         field = ".".join(str(p) for p in loc) or None
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
@@ -210,6 +242,7 @@ def build_agent(recipe: Recipe, *, model: str | None = None, cache: bool | None 
     from forethought.agents.agent import Agent
     from forethought.models.registry import resolve_model
     from forethought.planners.base import planner_class
+    from forethought.tools.base import resolve_tool
 
     cfg = recipe.model_config_obj()
     name = model or cfg.name
@@ -225,5 +258,6 @@ def build_agent(recipe: Recipe, *, model: str | None = None, cache: bool | None 
         raise RecipeError(str(exc), field="model") from None
     pcfg = recipe.planner_config()
     planner = planner_class(pcfg.kind).from_options(pcfg.options())
-    return Agent(resolved, tools=recipe.tools, planner=planner, budget=recipe.budget.to_budget(),
+    tools = [resolve_tool(t.name, t.options()) for t in recipe.tool_configs()]
+    return Agent(resolved, tools=tools, planner=planner, budget=recipe.budget.to_budget(),
                  store=store, cache=False)

@@ -91,3 +91,13 @@ def test_recipes_round_trip_through_yaml(name: str, tools: list[str], max_calls:
         "planner": {"kind": "llmcompiler", "max_replans": replans}, "input": question})
     text = yaml.safe_dump(recipe.model_dump(mode="json", exclude_none=True))
     assert parse_recipe(text) == recipe
+
+
+def test_tool_entries_with_options_are_checked() -> None:
+    with pytest.raises(RecipeError, match=r"r\.yaml:2: tools\.0: tool 'calculator' takes no "
+                                          r"options, got precision"):
+        parse_recipe("tools:\n  - name: calculator\n    precision: 3\n", path="r.yaml")
+    with pytest.raises(RecipeError, match=r"tools\.0: unknown tool 'nope'"):
+        parse_recipe("tools:\n  - name: nope\n", path="r.yaml")
+    recipe = parse_recipe("tools:\n  - name: calculator\n  - clock\n")
+    assert [t.name for t in recipe.tool_configs()] == ["calculator", "clock"]

@@ -20,7 +20,7 @@ from forethought.runtime.context import RunContext
 from forethought.runtime.events import EventBus, RunFinished, RunStarted, Subscriber
 from forethought.runtime.executor import GraphResult
 from forethought.runtime.store import RunStore
-from forethought.tools.base import Tool, ToolRegistry
+from forethought.tools.base import Tool, ToolRegistry, Toolset, resolve_tool
 
 DEFAULT_STORE: Literal["default"] = "default"
 
@@ -61,7 +61,8 @@ class Agent:
 
     Args:
         model: A :class:`Model`, ``"simulated"`` (offline) or any LiteLLM model string.
-        tools: Tool objects (see :func:`forethought.tool`) or names of registered tools.
+        tools: Tool objects (see :func:`forethought.tool`), toolsets (started and stopped with
+            the agent: MCP servers, sandboxes) or names of registered tools.
         planner: A :class:`Planner` or a registered planner name.
         budget: Default limits for each run.
         store: Where runs and events are recorded: a :class:`RunStore`, a path, ``None`` to
@@ -71,12 +72,21 @@ class Agent:
         deps: Anything tools should reach through ``ctx.deps``.
     """
 
-    def __init__(self, model: Model | str = "simulated", *, tools: Iterable[Tool | str] = (),
+    def __init__(self, model: Model | str = "simulated", *,
+                 tools: Iterable[Tool | Toolset | str] = (),
                  planner: Planner | str = "llmcompiler", budget: Budget | None = None,
                  store: RunStore | Path | str | None = DEFAULT_STORE, cache: bool = True,
                  subscribers: Sequence[Subscriber] = (), deps: Any = None) -> None:
         self.model = resolve_model(model, cache=cache)
-        self.tools = ToolRegistry(tools)
+        self.tools = ToolRegistry()
+        self.toolsets: list[Toolset] = []
+        for item in tools:
+            resolved = resolve_tool(item) if isinstance(item, str) else item
+            if isinstance(resolved, Toolset):
+                self.toolsets.append(resolved)
+            else:
+                self.tools.add(resolved)
+        self._entered = 0
         if isinstance(planner, str):
             planner = planner_class(planner)()
         if not isinstance(planner, Planner):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -104,6 +114,44 @@ class Agent:
         """
         if not isinstance(question, str) or not question.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
             raise UserError(f"the question must be a non-empty string, got {question!r}")
+        async with self:
+            return await self._arun(question, budget)
+
+    async def __aenter__(self) -> Agent:
+        """Start the toolsets once for several runs (otherwise each run starts and stops them)."""
+        if self._entered == 0:
+            started: list[Toolset] = []
+            try:
+                for toolset in self.toolsets:
+                    # Listed before start(): a half-started toolset must be stopped too.
+                    started.append(toolset)
+                    await toolset.start()
+                    for t in toolset.tools():
+                        self.tools.add(t)
+            except BaseException:
+                await self._stop(started)
+                raise
+        self._entered += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._entered -= 1
+        if self._entered == 0:
+            await self._stop(self.toolsets)
+
+    async def _stop(self, toolsets: list[Toolset]) -> None:
+        errors: list[Exception] = []
+        for toolset in reversed(toolsets):
+            try:
+                for t in toolset.tools():
+                    self.tools.remove(t.name)
+                await toolset.stop()
+            except Exception as exc:  # noqa: BLE001 - stop the others before reporting
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    async def _arun(self, question: str, budget: Budget | None) -> AgentResult:
         run_id = new_run_id()
         events = EventBus(run_id)
         store = self.store

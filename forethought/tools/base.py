@@ -161,25 +161,93 @@ def render_output(value: Any) -> str:
         return repr(value)
 
 
-_builtin_cache: dict[str, Tool] | None = None
+class Toolset(ABC):
+    """Tools with a lifecycle: an MCP server to start, a sandbox pool to warm up.
+
+    The agent calls :meth:`start` before a run (or once for ``async with agent:``), takes
+    :meth:`tools`, and calls :meth:`stop` afterwards, also when the run failed.
+    """
+
+    name: str
+
+    async def start(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Acquire resources (processes, containers, connections)."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Release everything :meth:`start` acquired; must be safe to call twice."""
+
+    @abstractmethod
+    def tools(self) -> list[Tool]:
+        """The tools on offer (valid after :meth:`start`)."""
+
+    def __repr__(self) -> str:
+        return f"<toolset {self.name!r}>"
 
 
-def builtin_tools() -> dict[str, Tool]:
-    """Tools registered under the ``forethought.tools`` entry-point group (built-ins and
-    plugins alike), loaded on first use.
+class ToolFactory(ABC):
+    """A configurable tool.
+
+    Recipes name it with options (``{name: retrieve, corpus: ...}``); :meth:`build` turns
+    validated options into a :class:`Tool` or :class:`Toolset`.
+    """
+
+    name: str
+    Options: type[pydantic.BaseModel]
+    """Pydantic model of the options (``extra="forbid"``)."""
+
+    @abstractmethod
+    def build(self, options: pydantic.BaseModel) -> Tool | Toolset:
+        """Make the tool from options already validated against :attr:`Options`."""
+
+    def validate_options(self, options: dict[str, Any]) -> pydantic.BaseModel:
+        """Validate recipe options; the error names each bad option and the valid ones."""
+        try:
+            return self.Options.model_validate(options)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(options)'}: "
+                                 f"{e['msg']}" for e in exc.errors())
+            valid = ", ".join(self.Options.model_fields) or "(none)"
+            raise UserError(f"invalid options for tool {self.name!r}: {problems} "
+                            f"(valid options: {valid})") from None
+
+    def create(self, options: dict[str, Any] | None = None) -> Tool | Toolset:
+        return self.build(self.validate_options(options or {}))
+
+
+Registered = Tool | ToolFactory
+_builtin_cache: dict[str, Registered] | None = None
+
+
+def builtin_tools() -> dict[str, Registered]:
+    """Tools and tool factories registered under the ``forethought.tools`` entry-point group
+    (built-ins and plugins alike), loaded on first use.
     """
     global _builtin_cache
     if _builtin_cache is None:
         from importlib.metadata import entry_points
 
-        found: dict[str, Tool] = {}
+        found: dict[str, Registered] = {}
         for ep in entry_points(group="forethought.tools"):
             obj = ep.load()
-            if not isinstance(obj, Tool):
-                raise UserError(f"entry point {ep.name!r} ({ep.value}) is not a forethought Tool")
+            if not isinstance(obj, Tool | ToolFactory):
+                raise UserError(f"entry point {ep.name!r} ({ep.value}) is not a forethought "
+                                f"Tool or ToolFactory")
             found[ep.name] = obj
         _builtin_cache = found
     return _builtin_cache
+
+
+def resolve_tool(name: str, options: dict[str, Any] | None = None) -> Tool | Toolset:
+    """A registered tool by name, built with ``options`` if it is configurable."""
+    registered = builtin_tools()
+    if name not in registered:
+        raise UnknownNameError("tool", name, registered)
+    item = registered[name]
+    if isinstance(item, ToolFactory):
+        return item.create(options)
+    if options:
+        raise UserError(f"tool {name!r} takes no options, got {sorted(options)}")
+    return item
 
 
 class ToolRegistry:
@@ -193,16 +261,20 @@ class ToolRegistry:
     def add(self, item: Tool | str) -> Tool:
         """Add a tool object, or a registered tool by name."""
         if isinstance(item, str):
-            registered = builtin_tools()
-            if item not in registered:
-                raise UnknownNameError("tool", item, registered)
-            item = registered[item]
+            resolved = resolve_tool(item)
+            if isinstance(resolved, Toolset):
+                raise UserError(f"tool {item!r} has a lifecycle (a toolset); give it to the "
+                                f"Agent, which starts and stops it")
+            item = resolved
         if not isinstance(item, Tool):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise UserError(f"{item!r} is not a Tool; decorate functions with @forethought.tool")
         if item.name in self._tools and self._tools[item.name] is not item:
             raise UserError(f"two different tools are named {item.name!r}")
         self._tools[item.name] = item
         return item
+
+    def remove(self, name: str) -> None:
+        self._tools.pop(name, None)
 
     def get(self, name: str) -> Tool:
         try:
@@ -226,5 +298,5 @@ class ToolRegistry:
         return tuple(t.spec() for t in self._tools.values())
 
 
-__all__ = ["FunctionTool", "Tool", "ToolExecutionError", "ToolRegistry", "builtin_tools",
-           "render_output", "tool"]
+__all__ = ["FunctionTool", "Tool", "ToolExecutionError", "ToolFactory", "ToolRegistry",
+           "Toolset", "builtin_tools", "render_output", "resolve_tool", "tool"]

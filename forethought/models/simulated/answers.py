@@ -51,8 +51,10 @@ _RATIO = re.compile(r"([-+]?\d+)\s*/\s*(\d+)")
 
 
 def parse_number(text: str) -> Fraction | None:
-    """``text`` as a number (``84``, ``-2.5``, ``1,000``, ``$3``, ``1/3``), else ``None``."""
+    """``text`` as a number (``84``, ``-2.5``, ``1,000``, ``$3``, ``1/3``, ``(1/3)``) or None."""
     s = text.strip().removeprefix("$").replace(",", "").rstrip(".").strip()
+    if s.startswith("(") and s.endswith(")"):  # the calculator writes fractions as (p/q)
+        s = s[1:-1].strip()
     if _NUMBER.fullmatch(s):
         return Fraction(s)
     m = _RATIO.fullmatch(s)

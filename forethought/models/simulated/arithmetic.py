@@ -1,8 +1,9 @@
 """The arithmetic oracle: what the simulator knows without being told.
 
-It finds an expression over numbers with ``+ - * /`` and parentheses in a question, evaluates it exactly with :class:`~fractions.Fraction` by walking its ``ast`` (never
-``eval``), proposes plausible wrong values, and turns it into an LLMCompiler-style plan of one
-calculator step per binary operation.
+It finds an expression over numbers with ``+ - * /`` and parentheses in a question, evaluates
+it exactly with :class:`~fractions.Fraction` by walking its ``ast`` (never ``eval``), proposes
+plausible wrong values, and turns it into an LLMCompiler-style plan of one calculator step per
+binary operation.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ Expr = Num | Neg | BinOp
 _SYMBOLS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*",
                                            ast.Div: "/"}
 _MISAPPLIED = {"+": "-", "-": "+", "*": "+", "/": "*"}
-"""The slip "one operator misapplied" makes: a sign error, or multiplying instead of dividing."""
+"""The slip "one operator misapplied" makes: a sign error, adding instead of multiplying, or
+multiplying instead of dividing."""
 _MAX_CHARS = 2000
 _MAX_OPERATORS = 200
 
@@ -117,6 +119,8 @@ def parse_expression(text: str) -> Expr | None:
 _CANDIDATE = re.compile(r"[0-9.+\-*/() \t]+")
 _LEADING_ZERO = re.compile(r"(?<![\d.])0\d")
 """``01``: a date or code such as ``2024-01-05``, not arithmetic."""
+_STRAY_DOTS = re.compile(r"^[.\s]+(?!\d)")
+"""A full stop before the expression (``Answer this. 3 + 4``), not a decimal point."""
 _UNICODE_OPS = str.maketrans({"×": "*", "÷": "/", "−": "-", "–": "-"})
 
 
@@ -138,7 +142,7 @@ def _balance(text: str) -> str:
 
 def _clean(candidate: str) -> str:
     text = _balance(candidate).strip().rstrip("+-*/.( \t").lstrip("+*/) \t")
-    text = _balance(text).strip()
+    text = _balance(_STRAY_DOTS.sub("", text)).strip()
     return re.sub(r"[ \t]+", " ", text)
 
 
@@ -190,7 +194,7 @@ class Arithmetic:
         return tuple(out[:limit])
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def find_arithmetic(text: str) -> Arithmetic | None:
     """The arithmetic expression in ``text`` with the most operators (the first on a tie).
 

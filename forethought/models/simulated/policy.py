@@ -18,8 +18,11 @@ from forethought.models.simulated.arithmetic import evaluate_steps, plan_mistake
 from forethought.models.simulated.task import Instance, SimulatedTask
 
 DONT_KNOW = "I don't know."
-RESULT_LINE = re.compile(r"^\s*(\d+)\.\s*([A-Za-z_][\w.-]*)\((.*)\)\s*->\s*(.*?)\s*$")
-"""A tool result in a join prompt: ``N. tool(args) -> result`` or ``... -> ERROR: message``."""
+RESULT_LINE = re.compile(r"^\s*(\d+)\.\s*(.*\)|.*?)\s*->\s*(.*?)\s*$")
+"""A tool result in a join prompt: ``N. tool(args) -> result`` or ``... -> ERROR: message``
+(``SKIPPED: reason`` counts as a failure too)."""
+_TOOL = re.compile(r"([A-Za-z_][\w.-]*)\s*\(")
+_FAILED = re.compile(r"(ERROR|SKIPPED)\b", re.IGNORECASE)
 _CANDIDATE_LINE = re.compile(r"\s*(answer|candidate)\s*:", re.IGNORECASE)
 
 
@@ -36,10 +39,19 @@ def _parse_results(text: str) -> list[_Result]:
     for line in text.splitlines():
         m = RESULT_LINE.match(line)
         if m:
-            output = m.group(4)
-            results.append(_Result(number=int(m.group(1)), tool=m.group(2), output=output,
-                                   error=output.upper().startswith("ERROR")))
+            tool = _TOOL.match(m.group(2))
+            output = m.group(3)
+            results.append(_Result(number=int(m.group(1)), tool=tool.group(1) if tool else "?",
+                                   output=output, error=bool(_FAILED.match(output))))
     return results
+
+
+def check(name: str, value: float, low: float, high: float = math.inf) -> None:
+    """Raise :class:`UserError` unless ``low <= value <= high`` (and finite if unbounded)."""
+    if math.isnan(value) or not low <= value <= high or math.isinf(value):
+        bounds = f"in [{low}, {high}]" if high != math.inf else (
+            f">= {low}" if low != -math.inf else "a finite number")
+        raise UserError(f"SimulatedModel {name} must be {bounds}, got {value!r}")
 
 
 def last_user(request: ModelRequest) -> str:
@@ -89,9 +101,19 @@ class Policy:
     judge_difficulty_slope: float = 0.0
     score_noise: float = 0.15
 
+    def __post_init__(self) -> None:
+        check("skill", self.skill, -math.inf)
+        check("steepness", self.steepness, 0.0)
+        check("distractor_skew", self.distractor_skew, 0.0)
+        check("judge_fpr", self.judge_fpr, 0.0, 1.0)
+        check("judge_fnr", self.judge_fnr, 0.0, 1.0)
+        check("judge_difficulty_slope", self.judge_difficulty_slope, -math.inf)
+        check("score_noise", self.score_noise, 0.0)
+
     def accuracy(self, difficulty: float) -> float:
         """``1 / (1 + exp(steepness * (difficulty - skill)))``."""
-        return 1.0 / (1.0 + math.exp(self.steepness * (difficulty - self.skill)))
+        exponent = max(-700.0, min(700.0, self.steepness * (difficulty - self.skill)))
+        return 1.0 / (1.0 + math.exp(exponent))
 
     def judge_error_rates(self, difficulty: float) -> tuple[float, float]:
         shift = self.judge_difficulty_slope * (difficulty - 0.5)
@@ -112,8 +134,11 @@ class Policy:
         return self.answer(instance, rng)
 
     def draw(self, task: SimulatedTask, rng: random.Random) -> str:
-        """The answer of one sample: right with probability :meth:`accuracy`, else a
-        distractor with weight ``1 / rank ** distractor_skew``."""
+        """The answer of one sample.
+
+        Right with probability :meth:`accuracy`, else a distractor, the one of rank ``r``
+        (from 1) with weight ``1 / r ** distractor_skew``.
+        """
         if rng.random() < self.accuracy(task.difficulty):
             return task.answer
         pool = task.distractors or fallback_distractors(task.answer)
@@ -185,7 +210,8 @@ class Policy:
         failed = [r for r in results if r.error]
         if failed and _int_metadata(request, "replans_left", 0) > 0:
             first = failed[0]
-            message = " ".join(first.output.split())[:80]
+            message = re.sub(r"^ERROR\s*:?\s*", "", first.output, flags=re.IGNORECASE)
+            message = " ".join(message.split())[:80]
             return (f"Thought: a step failed.\n"
                     f"Action: Replan(task {first.number} ({first.tool}) failed: {message})")
         succeeded = [r for r in results if not r.error]
