@@ -1,0 +1,88 @@
+"""The strategy extension point: turn one subtask into a chosen answer under a budget."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pydantic
+
+from forethought.exceptions import UnknownNameError, UserError
+from forethought.runtime.context import RunContext
+from forethought.search.machine import StepMachine, drive
+
+
+@dataclass(kw_only=True)
+class Candidate:
+    """One candidate answer a strategy considered."""
+
+    text: str
+    """The full completion (or the rendered path of steps)."""
+    answer: str | None = None
+    """The extracted, normalised answer; ``None`` when none could be extracted."""
+    score: float | None = None
+    """The scorer's value; ``None`` when unscored (the scorer failed or none was used)."""
+    steps: list[str] = field(default_factory=list[str])
+    meta: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+@dataclass(kw_only=True)
+class StrategyResult:
+    """What a strategy chose, with everything it considered."""
+
+    answer: str | None
+    candidates: list[Candidate] = field(default_factory=list[Candidate])
+    partial: bool = False
+    """The budget ran out: the answer is the best found so far."""
+    stats: dict[str, int | float] = field(default_factory=dict[str, int | float])
+    """Counters such as unparseable steps, unscored candidates, nodes expanded."""
+
+
+class Strategy(ABC):
+    """An inference-time search strategy. Subclasses implement :meth:`steps` as a step machine
+    (see :mod:`forethought.search.machine`) and register with :func:`register_strategy`."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[pydantic.BaseModel]]
+
+    @abstractmethod
+    def steps(self, task: Any) -> StepMachine:
+        """The step machine solving ``task``; it returns a :class:`StrategyResult`."""
+
+    async def arun(self, ctx: RunContext, task: Any, *, node_id: str | None = None
+                   ) -> StrategyResult:
+        result = await drive(ctx, self.steps(task), node_id=node_id)
+        if not isinstance(result, StrategyResult):
+            raise TypeError(f"strategy {self.name!r} returned {result!r}, not a StrategyResult")
+        return result
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Strategy:
+        try:
+            parsed = cls.Options.model_validate(options)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                 for e in exc.errors())
+            raise UserError(f"invalid options for strategy {cls.name!r}: {problems} (valid "
+                            f"options: {', '.join(cls.Options.model_fields)})") from None
+        return cls(**parsed.model_dump())
+
+
+_STRATEGIES: dict[str, Callable[[], type[Strategy]]] = {}
+
+
+def register_strategy(name: str, factory: Callable[[], type[Strategy]]) -> None:
+    """Register a strategy class under ``name`` (the factory defers its import)."""
+    _STRATEGIES[name] = factory
+
+
+def strategy_names() -> list[str]:
+    return sorted(_STRATEGIES)
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    if name not in _STRATEGIES:
+        raise UnknownNameError("strategy", name, _STRATEGIES)
+    return _STRATEGIES[name]()
