@@ -42,7 +42,8 @@ class StrategyResult:
 
 class Strategy(ABC):
     """An inference-time search strategy. Subclasses implement :meth:`steps` as a step machine
-    (see :mod:`forethought.search.machine`) and register with :func:`register_strategy`."""
+    (see :mod:`forethought.search.machine`) and register with :func:`register_strategy`.
+    """
 
     name: ClassVar[str]
     Options: ClassVar[type[pydantic.BaseModel]]

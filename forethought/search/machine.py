@@ -65,7 +65,8 @@ Action: TypeAlias = Sample | CallTool | Compute
 @dataclass(kw_only=True, frozen=True, slots=True)
 class Outcome:
     """What an action produced: ``value`` (a list of texts for a :class:`Sample`, the output
-    otherwise) or the ``error`` that stopped it."""
+    otherwise) or the ``error`` that stopped it.
+    """
 
     value: Any = None
     error: BaseException | None = None
@@ -82,7 +83,8 @@ class Outcome:
     @property
     def texts(self) -> list[str]:
         """The completions of a :class:`Sample` (those drawn before any failure)."""
-        return list(self.value) if isinstance(self.value, list) else []  # pyright: ignore[reportUnknownArgumentType]
+        value: Any = self.value
+        return [str(v) for v in value] if isinstance(value, list) else []
 
 
 StepMachine: TypeAlias = Generator[list[Action], list[Outcome], Any]
@@ -142,7 +144,8 @@ async def execute(ctx: RunContext, action: Action, *, node_id: str | None = None
 
 async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = None) -> Any:
     """Run ``machine`` to completion: each yielded batch runs in parallel, its outcomes are
-    sent back in order, and the machine's return value is returned."""
+    sent back in order, and the machine's return value is returned.
+    """
     exhausted = False
     try:
         batch = next(machine)
@@ -163,7 +166,8 @@ async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = 
 
 def run_offline(machine: StepMachine, respond: Callable[[Action], Outcome]) -> Any:
     """Drive ``machine`` with a function that answers each action synchronously: the way to
-    test a strategy's exact behaviour without models or an event loop."""
+    test a strategy's exact behaviour without models or an event loop.
+    """
     try:
         batch = next(machine)
         while True:
