@@ -58,6 +58,8 @@ class Reply:
     chunks: Sequence[str] | None = None
     """How the first text is split when streamed; default word by word."""
     chunk_delay_s: float = 0.0
+    break_after: int | None = None
+    """When streaming, drop the connection after this many events (a body cut short)."""
 
 
 @dataclass(kw_only=True)
@@ -86,6 +88,7 @@ class Received:
 
     body: dict[str, Any]
     headers: dict[str, str]
+    """Lower-cased names."""
     at: float
     """``time.monotonic()`` when the request arrived."""
 
@@ -118,10 +121,10 @@ class FakeOpenAI:
     def reply(self, *texts: str, tool_calls: Sequence[dict[str, Any]] = (),
               usage: tuple[int, int] | None = (11, 7), delay_s: float = 0.0,
               chunks: Sequence[str] | None = None, chunk_delay_s: float = 0.0,
-              finish_reason: str | None = None) -> None:
+              finish_reason: str | None = None, break_after: int | None = None) -> None:
         self.push(Reply(texts=texts or ("",), tool_calls=tool_calls, usage=usage,
                         delay_s=delay_s, chunks=chunks, chunk_delay_s=chunk_delay_s,
-                        finish_reason=finish_reason))
+                        finish_reason=finish_reason, break_after=break_after))
 
     def error(self, status: int, message: str = "error", *,
               headers: dict[str, str] | None = None) -> None:
@@ -187,7 +190,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
             return
         body: dict[str, Any] = json.loads(raw or b"{}")
-        received = Received(body=body, headers=dict(self.headers.items()), at=time.monotonic())
+        received = Received(body=body, headers={k.lower(): v for k, v in self.headers.items()},
+                            at=time.monotonic())
         behaviour = self.fake._take(received)
         try:
             self._behave(behaviour, body)
@@ -232,8 +236,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
+        if reply.break_after is not None:  # promise more than is sent, so the cut is an error
+            self.send_header("Content-Length", "1000000")
         self.end_headers()
-        for event in _stream_events(reply, body):
+        for sent, event in enumerate(_stream_events(reply, body)):
+            if sent == reply.break_after:
+                self.close_connection = True
+                return
             self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
             self.wfile.flush()
             self._sleep(reply.chunk_delay_s)

@@ -46,7 +46,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from forethought.exceptions import ModelError, ModelHTTPError
+from forethought.exceptions import ModelError, ModelHTTPError, UserError
 from forethought.models.base import Model, TextCallback
 from forethought.models.messages import (
     Choice,
@@ -101,17 +101,36 @@ class _Failure:
     """HTTP status, or ``None`` for timeouts and connection errors."""
 
 
+def _no_response(exc: BaseException) -> bool:
+    """Whether ``exc`` means no HTTP response arrived (timeout, refused or dropped connection).
+
+    litellm.Timeout and litellm.APIConnectionError carry made-up status codes (408, 500), and
+    litellm maps a refused connection to an ``InternalServerError`` with status 500, so the
+    exception chain is searched for the transport failure underneath.
+    """
+    import httpx
+    import openai
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, openai.APIConnectionError | httpx.TransportError | TimeoutError
+                      | ConnectionError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _classify(exc: BaseException) -> _Failure | None:
     """``None`` for exceptions that are not provider failures (bugs propagate unchanged)."""
     import httpx
     import openai
 
-    if isinstance(exc, openai.APIConnectionError | httpx.TransportError | TimeoutError):
-        # litellm.Timeout and litellm.APIConnectionError subclass openai.APIConnectionError;
-        # both carry a made-up status_code (408, 500) that must not be read as an HTTP status.
-        return _Failure(retryable=True, status=None)
-    if not isinstance(exc, openai.OpenAIError):
+    if not isinstance(exc, openai.OpenAIError | httpx.TransportError | TimeoutError):
         return None
+    if _no_response(exc):
+        return _Failure(retryable=True, status=None)
     status = getattr(exc, "status_code", None)
     if not isinstance(status, int):
         return _Failure(retryable=False, status=None)
@@ -303,9 +322,9 @@ class LiteLLMModel(Model):
                  max_retries: int = 4, retry_max_wait_s: float = 30.0, timeout_s: float = 60.0,
                  extra: Mapping[str, Any] | None = None) -> None:
         if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
+            raise UserError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
         if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries!r}")
+            raise UserError(f"max_retries must be >= 0, got {max_retries!r}")
         self.name = model
         self.api_base = api_base
         self.api_key = api_key

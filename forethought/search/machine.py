@@ -25,7 +25,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from forethought.exceptions import BudgetExceeded, ForethoughtError
 from forethought.models.messages import ModelRequest, ModelSettings, Usage
@@ -83,8 +83,10 @@ class Outcome:
     @property
     def texts(self) -> list[str]:
         """The completions of a :class:`Sample` (those drawn before any failure)."""
-        value: Any = self.value
-        return [str(v) for v in value] if isinstance(value, list) else []
+        if not isinstance(self.value, list):
+            return []
+        items = cast(list[object], self.value)
+        return [str(v) for v in items]
 
 
 StepMachine: TypeAlias = Generator[list[Action], list[Outcome], Any]
