@@ -83,10 +83,10 @@ class Outcome:
     @property
     def texts(self) -> list[str]:
         """The completions of a :class:`Sample` (those drawn before any failure)."""
-        if not isinstance(self.value, list):
+        value: object = self.value
+        if not isinstance(value, list):
             return []
-        items = cast(list[object], self.value)
-        return [str(v) for v in items]
+        return [str(v) for v in cast(list[object], value)]
 
 
 StepMachine: TypeAlias = Generator[list[Action], list[Outcome], Any]
