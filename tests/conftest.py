@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +45,11 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+                  monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run stores and response caches go to a per-test directory, never the user's."""
     home = tmp_path_factory.mktemp("forethought-home")
     monkeypatch.setenv("FORETHOUGHT_HOME", str(home))
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE"):
         monkeypatch.delenv(var, raising=False)
-    yield home
+    return home

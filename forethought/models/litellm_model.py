@@ -28,7 +28,6 @@ litellm is imported on first use, never when forethought is imported: it takes s
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import os
 import threading
@@ -40,13 +39,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from tenacity import (
     AsyncRetrying,
-    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_random_exponential,
 )
 
-from forethought.exceptions import ModelError, ModelHTTPError, UserError
+from forethought.exceptions import UserError
 from forethought.models.base import Model, TextCallback
 from forethought.models.messages import (
     Choice,
@@ -55,6 +52,12 @@ from forethought.models.messages import (
     ModelSettings,
     ToolCall,
     Usage,
+)
+from forethought.models.provider_errors import (
+    RetryWait,
+    classify,
+    is_retryable,
+    model_error,
 )
 
 if TYPE_CHECKING:
@@ -90,123 +93,6 @@ def _import_litellm():
 
 
 # -- errors and retries ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """How one provider exception is classified."""
-
-    retryable: bool
-    status: int | None
-    """HTTP status, or ``None`` for timeouts and connection errors."""
-
-
-def _no_response(exc: BaseException) -> bool:
-    """Whether ``exc`` means no HTTP response arrived (timeout, refused or dropped connection).
-
-    litellm.Timeout and litellm.APIConnectionError carry made-up status codes (408, 500), and
-    litellm maps a refused connection to an ``InternalServerError`` with status 500, so the
-    exception chain is searched for the transport failure underneath.
-    """
-    import httpx
-    import openai
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, openai.APIConnectionError | httpx.TransportError | TimeoutError
-                      | ConnectionError):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _classify(exc: BaseException) -> _Failure | None:
-    """``None`` for exceptions that are not provider failures (bugs propagate unchanged)."""
-    import httpx
-    import openai
-
-    if not isinstance(exc, openai.OpenAIError | httpx.TransportError | TimeoutError):
-        return None
-    if _no_response(exc):
-        return _Failure(retryable=True, status=None)
-    status = getattr(exc, "status_code", None)
-    if not isinstance(status, int):
-        return _Failure(retryable=False, status=None)
-    return _Failure(retryable=status in (408, 429) or status >= 500, status=status)
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    failure = _classify(exc)
-    return failure is not None and failure.retryable
-
-
-def _response_headers(exc: BaseException) -> Mapping[str, str] | None:
-    """The provider's response headers on a litellm exception, if it kept them.
-
-    litellm's exception mapping attaches them as ``litellm_response_headers`` (an
-    ``httpx.Headers``); status errors also keep an ``httpx.Response`` in ``response``.
-    """
-    headers = getattr(exc, "litellm_response_headers", None)
-    if headers is None:
-        try:
-            headers = getattr(getattr(exc, "response", None), "headers", None)
-        except Exception:  # noqa: BLE001 - a half-built response object; no headers then
-            headers = None
-    return cast("Mapping[str, str]", headers) if isinstance(headers, Mapping) else None
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait according to ``retry-after-ms`` or ``Retry-After``.
-
-    ``Retry-After`` may be seconds or an HTTP date. ``None`` when absent or unreadable.
-    """
-    if not headers:
-        return None
-    lowered = {k.lower(): v for k, v in headers.items()}
-    if (ms := lowered.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-class _Wait:
-    """Backoff with jitter, unless the provider said how long to wait; capped."""
-
-    def __init__(self, cap_s: float) -> None:
-        self.cap_s = cap_s
-        self._backoff = wait_random_exponential(multiplier=0.5, max=cap_s)
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        after = retry_after_seconds(_response_headers(exc)) if exc is not None else None
-        if after is not None:
-            return min(after, self.cap_s)
-        return self._backoff(state)
-
-
-def _model_error(exc: BaseException, failure: _Failure, *, model: str, attempts: int,
-                 note: str = "") -> ModelError:
-    message = (str(exc) or type(exc).__name__) + note
-    if attempts > 1:
-        message += f" (gave up after {attempts} attempts)"
-    if failure.status is not None:
-        return ModelHTTPError(message, status_code=failure.status, model=model)
-    return ModelError(f"{model}: {message}")
 
 
 # -- reading litellm's response objects -----------------------------------------------------
@@ -405,9 +291,9 @@ class LiteLLMModel(Model):
 
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
-            retry=retry_if_exception(_is_retryable),
+            retry=retry_if_exception(is_retryable),
             stop=stop_after_attempt(self.max_retries + 1),
-            wait=_Wait(self.retry_max_wait_s),
+            wait=RetryWait(self.retry_max_wait_s),
             reraise=True,
         )
 
@@ -435,10 +321,10 @@ class LiteLLMModel(Model):
 
     def _reraise(self, exc: Exception, attempts: int, note: str = "") -> NoReturn:
         """Raise the forethought error for a provider failure; anything else unchanged."""
-        failure = _classify(exc)
+        failure = classify(exc)
         if failure is None:
             raise exc
-        raise _model_error(exc, failure, model=self.name, attempts=attempts, note=note) from exc
+        raise model_error(exc, failure, model=self.name, attempts=attempts, note=note) from exc
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         lm = _import_litellm()
