@@ -27,10 +27,26 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = dataclasses.asdict(value) if isinstance(value, Usage) else value
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, Usage):
+                value = {"prompt_tokens": value.prompt_tokens,
+                         "completion_tokens": value.completion_tokens,
+                         "cost_usd": value.cost_usd, "latency_s": value.latency_s,
+                         "model_calls": value.model_calls}
+            out[name] = value
         return out
+
+
+_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Event]) -> tuple[str, ...]:
+    # dataclasses.fields() rebuilds its tuple on every call; events are serialised per step.
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 @dataclass(kw_only=True, slots=True)

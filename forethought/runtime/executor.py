@@ -247,14 +247,45 @@ class Executor:
     def outputs(self) -> dict[str, Any]:
         return self._outputs
 
-    def _pump(self) -> None:
-        while self._ready and len(self._running) < self.max_concurrency and self._stop is None:
+    def _take_ready(self) -> str | None:
+        """The next ready node, marked running, or None."""
+        while self._ready and self._stop is None:
             node_id = self._ready.popleft()
-            if self.results[node_id].status is not NodeStatus.PENDING:
-                continue
-            self.results[node_id].status = NodeStatus.RUNNING
-            self._running[node_id] = asyncio.get_running_loop().create_task(
-                self._run_node(self._nodes[node_id]), name=f"forethought-node-{node_id}")
+            if self.results[node_id].status is NodeStatus.PENDING:
+                self.results[node_id].status = NodeStatus.RUNNING
+                return node_id
+        return None
+
+    def _pump(self) -> None:
+        """Start workers for ready nodes, up to the concurrency limit."""
+        loop = asyncio.get_running_loop()
+        while len(self._running) < self.max_concurrency:
+            node_id = self._take_ready()
+            if node_id is None:
+                return
+            self._running[node_id] = loop.create_task(self._worker(node_id),
+                                                      name=f"forethought-worker-{node_id}")
+
+    async def _worker(self, node_id: str) -> None:
+        """Run ``node_id``, then keep taking ready nodes: a chain runs in one task instead of
+        paying a task creation per node, and a wide graph in at most ``max_concurrency``.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        current: str | None = node_id
+        try:
+            while current is not None:
+                await self._run_node(self._nodes[current])
+                self._running.pop(current, None)
+                current = self._take_ready()
+                if current is not None:
+                    self._running[current] = task
+                    self._pump()  # more ready nodes than this worker can take: start others
+        finally:
+            if current is not None:
+                self._running.pop(current, None)
+            self._pump()
+            self._check_idle()
 
     async def _run_node(self, subtask: Subtask) -> None:
         node_id = subtask.id
@@ -271,17 +302,7 @@ class Executor:
                 if events.active:
                     events.emit(NodeStarted(node_id=node_id, attempt=result.attempts))
                 try:
-                    inputs: dict[str, Any] = resolve(subtask.args, self._outputs) \
-                        if subtask.deps else subtask.args
-                    if timeout is None:
-                        output = await self._dispatch(subtask, inputs)
-                    else:
-                        try:
-                            async with asyncio.timeout(timeout):
-                                output = await self._dispatch(subtask, inputs)
-                        except TimeoutError:
-                            raise NodeTimeoutError(
-                                f"node {node_id!r} timed out after {timeout}s") from None
+                    output = await self._attempt(subtask, timeout)
                 except asyncio.CancelledError:
                     self._settle(node_id, NodeStatus.CANCELLED, error=self._stop_error)
                     return
@@ -310,10 +331,21 @@ class Executor:
                                              duration_s=time.perf_counter() - start))
                 self._settle(node_id, NodeStatus.DONE)
                 return
-        finally:
-            self._running.pop(node_id, None)
-            self._pump()
-            self._check_idle()
+        except BaseException:
+            if self.results[node_id].status is NodeStatus.RUNNING:
+                self._settle(node_id, NodeStatus.CANCELLED, error=self._stop_error)
+            raise
+
+    async def _attempt(self, subtask: Subtask, timeout: float | None) -> Any:
+        inputs: dict[str, Any] = resolve(subtask.args, self._outputs) if subtask.deps \
+            else subtask.args
+        if timeout is None:
+            return await self._dispatch(subtask, inputs)
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._dispatch(subtask, inputs)
+        except TimeoutError:
+            raise NodeTimeoutError(f"node {subtask.id!r} timed out after {timeout}s") from None
 
     async def _dispatch(self, subtask: Subtask, inputs: dict[str, Any]) -> Any:
         if subtask.kind == "tool":
@@ -344,7 +376,6 @@ class Executor:
                 self._waiting[dependant] = left
                 if left == 0 and self.results[dependant].status is NodeStatus.PENDING:
                     self._ready.append(dependant)
-            self._pump()
 
     def _fail(self, node_id: str, error: BaseException, *, propagate: bool = True) -> None:
         if self.ctx.events.active:
@@ -361,15 +392,18 @@ class Executor:
                 self._skip(dependant, node_id)
 
     def _skip(self, node_id: str, because: str) -> None:
-        if self.results[node_id].status is not NodeStatus.PENDING:
-            return
-        error = DependencyFailedError(f"node {node_id!r} skipped: its input ${because} "
-                                      f"{self.results[because].status.value}")
-        if self.ctx.events.active:
-            self.ctx.events.emit(NodeSkipped(node_id=node_id, reason=str(error)))
-        self._settle(node_id, NodeStatus.SKIPPED, error=error)
-        for dependant in self._dependants.pop(node_id, ()):
-            self._skip(dependant, node_id)
+        # A worklist, not recursion: a 10,000-node chain behind a failed node is ordinary.
+        stack = [(node_id, because)]
+        while stack:
+            node_id, because = stack.pop()
+            if self.results[node_id].status is not NodeStatus.PENDING:
+                continue
+            error = DependencyFailedError(f"node {node_id!r} skipped: its input ${because} "
+                                          f"{self.results[because].status.value}")
+            if self.ctx.events.active:
+                self.ctx.events.emit(NodeSkipped(node_id=node_id, reason=str(error)))
+            self._settle(node_id, NodeStatus.SKIPPED, error=error)
+            stack.extend(reversed([(d, node_id) for d in self._dependants.pop(node_id, ())]))
 
     def _halt(self, status: RunStatus, error: BaseException | None, *, cancel_running: bool
               ) -> None:

@@ -51,6 +51,10 @@ class RunRecord:
     meta: dict[str, Any]
 
 
+# One encoder for every event: json.dumps(default=...) builds a new one per call.
+_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+
+
 def default_store_path() -> Path:
     return forethought_home() / "runs.sqlite"
 
@@ -97,7 +101,7 @@ class RunStore:
         seq = self._seq.get(event.run_id, 0) + 1
         self._seq[event.run_id] = seq
         self._buffer.append((event.run_id, seq, event.ts, event.kind, event.node_id,
-                             json.dumps(event.to_dict(), default=str)))
+                             _encode(event.to_dict())))
         if len(self._buffer) >= self.batch_size:
             self.flush()
 

@@ -271,3 +271,31 @@ async def test_events_cover_every_step() -> None:
         "node_started", "tool_call_started", "tool_call_finished", "node_finished",
         "node_started", "model_call_started", "model_call_finished", "node_finished",
     ]
+
+
+async def test_a_long_chain_behind_a_failed_node_is_skipped_without_recursion() -> None:
+    async def boom(ctx: RunContext, inputs: dict[str, Any]) -> None:
+        raise ValueError("head failed")
+
+    n = 5000
+    graph = TaskGraph([Subtask(id="0", fn=boom),
+                       *(Subtask(id=str(i), fn=value(i), after=(str(i - 1),))
+                         for i in range(1, n))])
+    result = await Executor(make_ctx()).run(graph)
+    assert result.nodes["0"].status is NodeStatus.FAILED
+    assert all(result.nodes[str(i)].status is NodeStatus.SKIPPED for i in range(1, n))
+
+
+async def test_a_long_chain_runs_in_order() -> None:
+    order: list[int] = []
+
+    def step(i: int):
+        async def fn(ctx: RunContext, inputs: dict[str, Any]) -> int:
+            order.append(i)
+            return i
+        return fn
+
+    graph = TaskGraph([Subtask(id=str(i), fn=step(i), after=(str(i - 1),) if i else ())
+                       for i in range(2000)])
+    result = await Executor(make_ctx(), max_concurrency=4).run(graph)
+    assert result.status == "ok" and order == list(range(2000))
