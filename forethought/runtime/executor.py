@@ -336,16 +336,16 @@ class Executor:
                 self._settle(node_id, NodeStatus.CANCELLED, error=self._stop_error)
             raise
 
-    async def _attempt(self, subtask: Subtask, timeout: float | None) -> Any:
+    async def _attempt(self, subtask: Subtask, limit_s: float | None) -> Any:
         inputs: dict[str, Any] = resolve(subtask.args, self._outputs) if subtask.deps \
             else subtask.args
-        if timeout is None:
+        if limit_s is None:
             return await self._dispatch(subtask, inputs)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit_s):
                 return await self._dispatch(subtask, inputs)
         except TimeoutError:
-            raise NodeTimeoutError(f"node {subtask.id!r} timed out after {timeout}s") from None
+            raise NodeTimeoutError(f"node {subtask.id!r} timed out after {limit_s}s") from None
 
     async def _dispatch(self, subtask: Subtask, inputs: dict[str, Any]) -> Any:
         if subtask.kind == "tool":
