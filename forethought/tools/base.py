@@ -90,7 +90,7 @@ class FunctionTool(Tool):
         self.description = description or summary or self.name
         self.timeout_s = timeout_s
         self._is_async = inspect.iscoroutinefunction(fn)
-        hints = get_type_hints(fn)
+        hints = get_type_hints(fn, include_extras=True)
         fields: dict[str, Any] = {}
         self._ctx_param: str | None = None
         for pname, param in inspect.signature(fn).parameters.items():
@@ -102,7 +102,10 @@ class FunctionTool(Tool):
                 self._ctx_param = pname
                 continue
             default = ... if param.default is param.empty else param.default
-            fields[pname] = (annotation, pydantic.Field(default, description=param_docs.get(pname)))
+            doc = param_docs.get(pname)
+            # Only a docstring description overrides one given in Annotated[..., Field(...)].
+            fields[pname] = (annotation, pydantic.Field(default, description=doc) if doc
+                             else pydantic.Field(default))
         self._args_model: type[pydantic.BaseModel] = pydantic.create_model(
             f"{self.name}_args", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
         schema = self._args_model.model_json_schema()

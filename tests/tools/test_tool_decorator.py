@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Literal
+from typing import Annotated, Literal
 
+import pydantic
 import pytest
 from inline_snapshot import snapshot
 
@@ -162,3 +163,16 @@ def test_bad_definitions() -> None:
         tool(variadic)
     with pytest.raises(UserError, match="invalid tool name"):
         tool(name="has space")(lambda: None)
+
+
+async def test_annotated_constraints_reach_the_schema_and_validation() -> None:
+    @tool
+    def top(k: Annotated[int, pydantic.Field(ge=1, le=50, description="How many.")]) -> int:
+        """Top k."""
+        return k
+
+    assert top.parameters["properties"]["k"] == {
+        "description": "How many.", "maximum": 50, "minimum": 1, "type": "integer"}
+    ctx, _ = ctx_with(top)
+    with pytest.raises(ToolArgumentError, match="k: Input should be less than or equal to 50"):
+        await ctx.call_tool("top", {"k": 99})
