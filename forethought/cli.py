@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forethought._version import __version__
+from forethought.mcp_cli import mcp_app
 
 if TYPE_CHECKING:
     from forethought.runtime.events import Event
@@ -22,6 +23,7 @@ app = typer.Typer(name="forethought", no_args_is_help=True, add_completion=False
                   help="Agentic reasoning with tools: plan, search, verify.")
 recipe_app = typer.Typer(no_args_is_help=True, help="Inspect and check recipe files.")
 app.add_typer(recipe_app, name="recipe")
+app.add_typer(mcp_app, name="mcp")
 
 
 def _version(value: bool) -> None:

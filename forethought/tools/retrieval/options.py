@@ -1,0 +1,70 @@
+"""Options of the ``retrieve`` tool, as a recipe gives them (validated without building).
+
+Kept apart from the index code so that loading the tool registry imports neither numpy nor
+bm25s.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pydantic
+
+from forethought.tools.retrieval.passages import CorpusFormat, SplitMode
+
+MAX_K = 50
+"""Most passages one call may ask for."""
+
+Fusion = Literal["weighted", "rrf"]
+"""How hybrid search fuses the BM25 and embedding rankings (see :mod:`.retriever`)."""
+
+
+class RetrieveOptions(pydantic.BaseModel):
+    """Options of the ``retrieve`` tool (recipe fields)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    corpus: str | None = None
+    """A folder of .txt/.md files, one such file, or a JSONL file (relative to the working
+    directory)."""
+    index: str | None = None
+    """A folder for the saved index: loaded when it matches the corpus, (re)built otherwise;
+    alone (without ``corpus``) it must hold a saved index."""
+    format: CorpusFormat = "auto"
+    split: SplitMode = "paragraph"
+    """For text files: one passage per paragraph, or per file."""
+    text_field: str = "text"
+    id_field: str | None = None
+    title_field: str | None = None
+    k: int = pydantic.Field(default=5, ge=1, le=MAX_K)
+    """Passages returned when the model does not say."""
+    language: str | None = "english"
+    """Stemmer language (Snowball); null for no stemming."""
+    stopwords: str | None = "english"
+    include_title: bool = True
+    embedding_model: str | None = None
+    """A LiteLLM embedding model: turns on hybrid ranking."""
+    embedding_api_base: str | None = None
+    hybrid_weight: float = pydantic.Field(default=0.5, ge=0.0, le=1.0)
+    fusion: Fusion = "weighted"
+    max_chars: int | None = pydantic.Field(default=1000, ge=20)
+    """Each passage's text is cut to this many characters in the tool's output."""
+    name: str = "retrieve"
+    description: str | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _source(self) -> RetrieveOptions:
+        if self.corpus is None and self.index is None:
+            raise ValueError("give 'corpus' (a folder, text file or JSONL file) or 'index' "
+                             "(a saved index folder)")
+        return self
+
+    def settings(self) -> dict[str, Any] | None:
+        """The index settings asked for, or ``None`` when an index alone is loaded and no
+        setting was given (the saved index's own settings apply).
+        """
+        names = {"language", "stopwords", "include_title"}
+        if self.corpus is None and not names & self.model_fields_set:
+            return None
+        return {"language": self.language, "stopwords": self.stopwords,
+                "include_title": self.include_title}
