@@ -19,6 +19,8 @@ they mean to handle::
         ├── NodeTimeoutError         a task-graph node ran past its timeout
         ├── DependencyFailedError    a node was skipped because an input failed
         ├── PlanError                a plan could not be parsed or validated
+        ├── SandboxError             the sandbox itself failed (no daemon, no image, a worker
+        │                            that stopped answering); never the sandboxed code's error
         └── BudgetExceeded           the run's budget is spent
 
     ModelRetry                       signal: a tool asks the model to try again
@@ -40,6 +42,7 @@ __all__ = [
     "PlanError",
     "RecipeError",
     "RunError",
+    "SandboxError",
     "ToolArgumentError",
     "ToolError",
     "ToolExecutionError",
@@ -145,6 +148,12 @@ class DependencyFailedError(RunError):
 
 class PlanError(RunError):
     """A plan written by a model could not be parsed or validated."""
+
+
+class SandboxError(RunError):
+    """A sandbox could not run code: no Docker daemon or image, a worker that would not start
+    or stopped answering. What the sandboxed code itself did is an ``ExecResult``, not this.
+    """
 
 
 class BudgetExceeded(RunError):  # noqa: N818 - the name users search for

@@ -36,7 +36,7 @@ def test_shipped_recipes_are_valid() -> None:
      "unknown tool 'serch'; valid tools: 'calculator', 'clock'"),
     ("tools: calculator\n", 1, "tools", "Input should be a valid list"),
     ("planner: treeofthought\n", 1, "planner",
-     "unknown planner 'treeofthought'; valid planners: 'llmcompiler'"),
+     "unknown planner 'treeofthought'; valid planners: 'aot', 'llmcompiler', 'react'"),
     ("planner:\n  kind: llmcompiler\n  max_replans: -1\n", 2, "planner",
      "planner 'llmcompiler': max_replans: Input should be greater than or equal to 0"),
     ("planner:\n  kind: llmcompiler\n  replans: 2\n", 2, "planner",

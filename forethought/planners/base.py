@@ -78,3 +78,28 @@ def _llmcompiler() -> type[Planner]:
 
 
 register_planner("llmcompiler", _llmcompiler)
+
+
+def _aot() -> type[Planner]:
+    from forethought.planners.aot import AtomOfThoughtsPlanner
+
+    return AtomOfThoughtsPlanner
+
+
+def _react() -> type[Planner]:
+    from forethought.planners.react import ReActPlanner
+
+    return ReActPlanner
+
+
+register_planner("aot", _aot)
+register_planner("react", _react)
+
+
+def _search() -> type[Planner]:
+    from forethought.planners.search import SearchPlanner
+
+    return SearchPlanner
+
+
+register_planner("search", _search)

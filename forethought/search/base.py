@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pydantic
 
@@ -59,16 +59,31 @@ class Strategy(ABC):
             raise TypeError(f"strategy {self.name!r} returned {result!r}, not a StrategyResult")
         return result
 
+    def __repr__(self) -> str:
+        options = getattr(self, "options", None)
+        shown = ", ".join(f"{k}={v!r}" for k, v in options.model_dump().items()) \
+            if isinstance(options, pydantic.BaseModel) else ""
+        return f"{type(self).__name__}({shown})"
+
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Strategy:
-        try:
-            parsed = cls.Options.model_validate(options)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
-            raise UserError(f"invalid options for strategy {cls.name!r}: {problems} (valid "
-                            f"options: {', '.join(cls.Options.model_fields)})") from None
-        return cls(**parsed.model_dump())
+        return cls(**validate_options(cls.name, cls.Options, options).model_dump())
+
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def validate_options(name: str, schema: type[M], options: dict[str, Any]) -> M:
+    """``options`` of strategy ``name`` validated by ``schema``; :class:`UserError` names each
+    problem and the valid options.
+    """
+    try:
+        return schema.model_validate(options)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in exc.errors())
+        raise UserError(f"invalid options for strategy {name!r}: {problems} (valid "
+                        f"options: {', '.join(schema.model_fields)})") from None
 
 
 _STRATEGIES: dict[str, Callable[[], type[Strategy]]] = {}
@@ -87,3 +102,29 @@ def strategy_class(name: str) -> type[Strategy]:
     if name not in _STRATEGIES:
         raise UnknownNameError("strategy", name, _STRATEGIES)
     return _STRATEGIES[name]()
+
+
+def _builtin(module: str, cls: str) -> Callable[[], type[Strategy]]:
+    def load() -> type[Strategy]:
+        import importlib
+
+        loaded: type[Strategy] = getattr(importlib.import_module(module), cls)
+        return loaded
+
+    return load
+
+
+def _register_builtins() -> None:
+    for name, module, cls in (
+            ("best_of_n", "forethought.search.best_of_n", "BestOfN"),
+            ("self_consistency", "forethought.search.self_consistency", "SelfConsistency"),
+            ("tot_bfs", "forethought.search.tot", "TreeOfThoughtsBFS"),
+            ("tot_dfs", "forethought.search.tot", "TreeOfThoughtsDFS"),
+            ("beam", "forethought.search.beam", "BeamSearch"),
+            ("mcts", "forethought.search.mcts", "MCTS"),
+            ("rebase", "forethought.search.rebase", "Rebase"),
+            ("particle_filter", "forethought.search.particle_filter", "ParticleFilter")):
+        register_strategy(name, _builtin(module, cls))
+
+
+_register_builtins()

@@ -14,7 +14,7 @@ from forethought.planners.base import planner_class, planner_names
 from forethought.planners.llmcompiler import LLMCompilerPlanner, parse_join
 from forethought.runtime.budget import Budget, BudgetTracker
 from forethought.runtime.context import RunContext
-from forethought.runtime.events import Event
+from forethought.runtime.events import Event, PlannerEvent
 from forethought.tools.base import ToolRegistry, tool
 
 started: dict[str, float] = {}
@@ -100,7 +100,7 @@ def test_replan_after_a_failed_task_continues_numbering_and_keeps_results() -> N
     replan = script.requests[2].messages[-1].content
     assert "task 2 failed; compute with $1 instead" in replan
     assert "Number its tasks from 4" in replan
-    assert any(e.kind == "planner" and e.action == "replan" for e in events)
+    assert any(isinstance(e, PlannerEvent) and e.action == "replan" for e in events)
 
 
 def test_replans_are_bounded() -> None:
@@ -142,14 +142,14 @@ def test_join_without_action_uses_the_reply() -> None:
     script = ScriptedModel(["1. join()", "The answer is 12."])
     outcome, events, _ = run(script)
     assert outcome.answer == "The answer is 12."  # type: ignore[attr-defined]
-    assert any(getattr(e, "action", None) == "join_unparsed" for e in events)
+    assert any(isinstance(e, PlannerEvent) and e.action == "join_unparsed" for e in events)
 
 
 def test_plan_without_join_still_runs_its_tasks() -> None:
     script = ScriptedModel(['1. calculator(expression="6 * 7")', "Action: Finish(42)"])
     outcome, events, _ = run(script)
     assert outcome.answer == "42"  # type: ignore[attr-defined]
-    assert any(getattr(e, "action", None) == "plan_unterminated" for e in events)
+    assert any(isinstance(e, PlannerEvent) and e.action == "plan_unterminated" for e in events)
 
 
 def test_budget_exhausted_returns_best_answer_so_far_marked_partial() -> None:

@@ -15,6 +15,8 @@ from forethought.exceptions import UserError
 from forethought.models.messages import ModelRequest
 from forethought.models.simulated.answers import extract_answer, fallback_distractors, same_answer
 from forethought.models.simulated.arithmetic import evaluate_steps, plan_mistakes, plan_steps
+from forethought.models.simulated.multistep import is_search_request, search_reply
+from forethought.models.simulated.stepwise import STEPWISE_PURPOSES, stepwise_reply
 from forethought.models.simulated.task import Instance, SimulatedTask
 
 DONT_KNOW = "I don't know."
@@ -123,6 +125,8 @@ class Policy:
     def reply(self, request: ModelRequest, instance: Instance | None,
               rng: random.Random) -> str:
         """The text of one sample for ``request``, by its purpose."""
+        if is_search_request(request):  # propose, rollout, step, value, vote; Game of 24
+            return search_reply(self, request, instance, rng)
         if request.purpose == "judge":
             return self.judge(request, instance, rng)
         if request.purpose == "score":
@@ -131,6 +135,8 @@ class Policy:
             return self.plan(request, instance, rng)
         if request.purpose == "join":
             return self.join(request, instance, rng)
+        if request.purpose in STEPWISE_PURPOSES:  # decompose, contract (AoT), react
+            return stepwise_reply(self, request, instance, rng)
         return self.answer(instance, rng)
 
     def draw(self, task: SimulatedTask, rng: random.Random) -> str:

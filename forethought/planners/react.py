@@ -1,0 +1,135 @@
+"""ReAct (Yao et al., 2023, "ReAct: Synergizing Reasoning and Acting in Language Models",
+arXiv:2210.03629): the sequential Thought / Action / Observation loop.
+
+Each step the model sees the question and the whole transcript so far, writes a ``Thought:``
+and one ``Action:`` (a tool call or ``Finish(answer)``), and the tool's result comes back as
+the next ``Observation:``. Nothing runs in parallel and the prompt grows with every step: it
+is the baseline the other planners are compared with.
+
+Tool errors, unknown tools and unreadable actions come back as observations, so the model can
+correct itself. After ``max_steps`` steps without ``Finish`` the run fails, keeping the last
+observation as a partial answer; a spent budget also returns the last observation, marked
+partial.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pydantic
+
+from forethought.exceptions import BudgetExceeded, ToolError
+from forethought.models.messages import Message, ModelRequest, ModelSettings
+from forethought.planners.base import Planner, PlanOutcome
+from forethought.planners.react_actions import Finish, InvalidAction, parse_action
+from forethought.runtime.context import RunContext
+from forethought.runtime.events import PlannerEvent
+from forethought.tools.base import ToolRegistry, render_output
+
+REACT_SYSTEM = """\
+Answer the question by reasoning step by step and using tools.
+
+Tools:
+{tools}
+
+Each turn, write exactly two lines:
+Thought: <what you know so far and what to do next>
+Action: <one action>
+An action is a tool call such as tool_name(argument="value"), or Finish(<the final answer>)
+once you know the answer. After a tool call you receive `Observation: <its result>`; never
+write an observation yourself."""
+
+_OBSERVATION = "\nObservation:"
+
+
+class ReActOptions(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    max_steps: int = pydantic.Field(default=10, ge=1, le=200)
+    """Model turns before the run gives up."""
+    max_observation_chars: int = pydantic.Field(default=2000, ge=50, le=1_000_000)
+    """Longer tool results are cut to this many characters before the model sees them."""
+
+
+@dataclass(kw_only=True)
+class _Transcript:
+    question: str
+    messages: list[Message]
+    last_observation: str | None = None
+    """The latest successful tool result: the partial answer if the run stops early."""
+
+
+def describe_tools(tools: ToolRegistry) -> str:
+    if not len(tools):
+        return "(no tools: reason step by step, then Finish)"
+    return "\n".join(f"- {t.name}({', '.join(t.parameters.get('properties', {}))}): "
+                     f"{t.description}\n  arguments schema: {json.dumps(t.parameters)}"
+                     for t in tools)
+
+
+class ReActPlanner(Planner):
+    """Thought, Action, Observation, one step at a time, until ``Finish``."""
+
+    name: ClassVar[str] = "react"
+    Options: ClassVar[type[pydantic.BaseModel]] = ReActOptions
+
+    def __init__(self, *, max_steps: int = 10, max_observation_chars: int = 2000) -> None:
+        opts = ReActOptions(max_steps=max_steps, max_observation_chars=max_observation_chars)
+        self.max_steps = opts.max_steps
+        self.max_observation_chars = opts.max_observation_chars
+
+    async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
+        transcript = _Transcript(question=question, messages=[
+            Message.system(REACT_SYSTEM.format(tools=describe_tools(ctx.tools))),
+            Message.user(f"Question: {question}")])
+        for step in range(1, self.max_steps + 1):
+            try:
+                finished = await self._step(ctx, transcript, step)
+            except BudgetExceeded as exc:
+                return PlanOutcome(answer=transcript.last_observation, status="budget_exhausted",
+                                   error=str(exc), partial=True)
+            if finished is not None:
+                self._event(ctx, "finish", f"step {step}: {finished}")
+                return PlanOutcome(answer=finished)
+        self._event(ctx, "max_steps", f"no Finish after {self.max_steps} steps")
+        return PlanOutcome(answer=transcript.last_observation, status="failed", partial=True,
+                           error=f"ReAct reached max_steps={self.max_steps} without "
+                                 f"Action: Finish(...)")
+
+    async def _step(self, ctx: RunContext, transcript: _Transcript, step: int) -> str | None:
+        """One turn; the final answer if the model finished, else ``None``."""
+        request = ModelRequest(
+            messages=tuple(transcript.messages), purpose="react",
+            settings=ModelSettings(temperature=0.0, stop=(_OBSERVATION,)),
+            metadata={"question": transcript.question, "tools": ",".join(ctx.tools.names()),
+                      "step": str(step)})
+        response = await ctx.complete(request, node_id=f"step-{step}")
+        reply = response.text.split(_OBSERVATION, 1)[0].rstrip()
+        transcript.messages.append(Message.assistant(reply))
+        action = parse_action(reply, ctx.tools)
+        if isinstance(action, Finish):
+            return action.answer
+        if isinstance(action, InvalidAction):
+            self._event(ctx, "invalid_action", f"step {step}: {action.message}")
+            observation = f"Invalid action: {action.message}"
+        else:
+            self._event(ctx, "act", f"step {step}: {action.raw}")
+            try:
+                result = await ctx.call_tool(action.tool, action.args, node_id=f"step-{step}")
+            except ToolError as exc:
+                self._event(ctx, "tool_error", f"step {step}: {exc}")
+                observation = f"Error: {exc}"
+            else:
+                observation = render_output(result)
+                transcript.last_observation = observation
+        if len(observation) > self.max_observation_chars:
+            observation = observation[:self.max_observation_chars] + " ...(cut)"
+        transcript.messages.append(Message.user(f"Observation: {observation}"))
+        return None
+
+    @staticmethod
+    def _event(ctx: RunContext, action: str, detail: str) -> None:
+        if ctx.events.active:
+            ctx.events.emit(PlannerEvent(action=action, detail=detail))

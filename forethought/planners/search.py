@@ -1,0 +1,157 @@
+"""The search planner: answer a question by running a search strategy on it.
+
+Recipes select any registered strategy, the task kind that frames the question, and optionally
+the scorers::
+
+    planner:
+      kind: search
+      strategy: {kind: beam, width: 4, expansion: 4}
+      task: game24                     # or chain (default), or {kind: chain, max_depth: 6}
+      scorer: {kind: value, samples: 3}   # optional: how partial states are scored
+      final_scorer: verifier              # optional: how complete solutions are scored
+
+The strategy's model and tool calls all go through the run's context, so the recipe's budget
+bounds the search; when it runs out, the best answer found so far is returned, marked partial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import pydantic
+from pydantic_core import PydanticCustomError
+
+from forethought.exceptions import UnknownNameError, UserError
+from forethought.planners.base import Planner, PlanOutcome
+from forethought.runtime.context import RunContext
+from forethought.runtime.events import PlannerEvent
+from forethought.search.base import Strategy, strategy_class
+from forethought.search.scorers import Scorer, Staged, make_scorer
+from forethought.search.task import SearchTask, build_task, task_names, task_options
+
+Spec = str | dict[str, Any]
+
+
+def _kind(spec: Spec, what: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(spec, str):
+        return spec, {}
+    options = dict(spec)
+    kind = options.pop("kind", None)
+    if not isinstance(kind, str):
+        raise UserError(f"{what} {spec!r} needs a `kind`")
+    return kind, options
+
+
+class SearchPlannerOptions(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    strategy: Spec = "best_of_n"
+    """A strategy name, or ``{kind: <name>, <option>: <value>, ...}``."""
+    task: Spec = "chain"
+    """How the question is framed: ``chain`` (step by step, any question) or ``game24``, or a
+    mapping with ``kind`` and task options (``max_depth``, ``temperature``)."""
+    scorer: Spec | None = None
+    """How states are scored: judge, score, reward, value, verifier, or
+    ``{kind: tool, tool: <name>}`` (default: the task's choice)."""
+    final_scorer: Spec | None = None
+    """How complete solutions are scored (default: the task's exact verifier if it has one,
+    else ``scorer``)."""
+
+    @pydantic.field_validator("strategy")
+    @classmethod
+    def _strategy(cls, spec: Spec) -> Spec:
+        with _as_validation_error():
+            kind, options = _kind(spec, "strategy")
+            strategy_class(kind).from_options(options)
+        return spec
+
+    @pydantic.field_validator("task")
+    @classmethod
+    def _task(cls, spec: Spec) -> Spec:
+        with _as_validation_error():
+            kind, options = _kind(spec, "task")
+            if kind not in task_names():
+                raise UnknownNameError("search task", kind, task_names())
+            build_options = task_options(kind)
+            try:
+                build_options.model_validate(options)
+            except pydantic.ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                     for e in exc.errors())
+                raise UserError(f"invalid options for search task {kind!r}: {problems} (valid "
+                                f"options: {', '.join(build_options.model_fields)})") from None
+        return spec
+
+    @pydantic.field_validator("scorer", "final_scorer")
+    @classmethod
+    def _scorer(cls, spec: Spec | None) -> Spec | None:
+        if spec is not None:
+            with _as_validation_error():
+                make_scorer(spec)
+        return spec
+
+
+@contextmanager
+def _as_validation_error() -> Generator[None, None, None]:
+    """Our errors as pydantic errors whose message is exactly ours (no "Value error, ")."""
+    try:
+        yield
+    except UserError as exc:
+        raise PydanticCustomError("search_planner", "{message}", {"message": str(exc)}
+                                  ) from None
+
+
+class SearchPlanner(Planner):
+    """Frame the question as a search task and run a strategy on it."""
+
+    name: ClassVar[str] = "search"
+    Options: ClassVar[type[pydantic.BaseModel]] = SearchPlannerOptions
+
+    def __init__(self, *, strategy: Spec | Strategy = "best_of_n", task: Spec = "chain",
+                 scorer: Spec | None = None, final_scorer: Spec | None = None) -> None:
+        if isinstance(strategy, Strategy):
+            self.strategy = strategy
+        else:
+            kind, options = _kind(strategy, "strategy")
+            self.strategy = strategy_class(kind).from_options(options)
+        self.task_kind, self.task_options = _kind(task, "task")
+        task_options(self.task_kind)  # fails early, naming the valid kinds
+        self.scorer = None if scorer is None else make_scorer(scorer)
+        self.final_scorer = None if final_scorer is None else make_scorer(final_scorer)
+
+    def task_for(self, question: str) -> SearchTask:
+        """The search task the question becomes, with the configured scorers."""
+        task = build_task(self.task_kind, question, self.task_options)
+        task.scorer = self._scorer(task)
+        return task
+
+    def _scorer(self, task: SearchTask) -> Scorer | None:
+        if self.scorer is None and self.final_scorer is None:
+            return None
+        default = task.default_scorer()
+        partial = self.scorer or (default.partial if isinstance(default, Staged) else default)
+        final = self.final_scorer or (
+            (default.final if isinstance(default, Staged) else default) if task.has_verifier
+            else partial)
+        return partial if partial is final else Staged(partial=partial, final=final)
+
+    async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
+        task = self.task_for(question)
+        self._event(ctx, "search_started", f"{self.strategy!r} on a {self.task_kind} task")
+        result = await self.strategy.arun(ctx, task, node_id="search")
+        stats = ", ".join(f"{k}={v}" for k, v in sorted(result.stats.items()))
+        self._event(ctx, "search_finished", f"answer={result.answer!r}; {stats}")
+        if result.partial:
+            return PlanOutcome(answer=result.answer, status="budget_exhausted", partial=True,
+                               error=f"budget spent during the search; {stats}")
+        if result.answer is None:
+            return PlanOutcome(answer=None, status="failed",
+                               error=f"the search found no answer; {stats}")
+        return PlanOutcome(answer=result.answer)
+
+    @staticmethod
+    def _event(ctx: RunContext, action: str, detail: str) -> None:
+        if ctx.events.active:
+            ctx.events.emit(PlannerEvent(node_id="search", action=action, detail=detail))

@@ -1,0 +1,58 @@
+"""Best-of-N: sample N complete solutions, score each, keep the best.
+
+Cobbe et al., 2021, "Training Verifiers to Solve Math Word Problems" (arXiv:2110.14168): rank
+N samples with a verifier. Brown et al., 2024, "Large Language Monkeys: Scaling Inference
+Compute with Repeated Sampling" (arXiv:2407.21787): coverage grows log-linearly with N, but
+what is *chosen* is only as good as the verifier (Stroebl et al., 2024, "Inference Scaling
+fLaws", arXiv:2411.17501: false positives cap accuracy). ``aggregation="weighted"`` is the
+"best-of-N weighted" of Snell et al., 2024 (arXiv:2408.03314): the answer whose samples have
+the largest total score wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import pydantic
+
+from forethought.search.base import Strategy, StrategyResult, validate_options
+from forethought.search.machine import StepMachine
+from forethought.search.ops import Block, SearchLog, finalise, rollout, score, vote
+from forethought.search.task import SearchTask
+
+
+class BestOfNOptions(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    n: int = pydantic.Field(default=8, ge=1, le=4096)
+    """Complete solutions sampled (one model call each)."""
+    aggregation: Literal["max", "weighted"] = "max"
+    """``max``: the highest-scored sample; ``weighted``: the answer with the largest total
+    score over its samples."""
+
+
+class BestOfN(Strategy):
+    """Sample ``n`` complete solutions, score each with the task's scorer, keep the best.
+
+    Calls: ``n`` samples plus what the scorer costs per candidate (one call for a model judge
+    or reward, none for an exact verifier).
+    """
+
+    name: ClassVar[str] = "best_of_n"
+    Options: ClassVar[type[pydantic.BaseModel]] = BestOfNOptions
+
+    def __init__(self, **options: Any) -> None:
+        self.options = validate_options(self.name, BestOfNOptions, options)
+
+    def steps(self, task: SearchTask) -> StepMachine:
+        log = SearchLog(task=task)
+        return (yield from finalise(log, self._search(task, log)))
+
+    def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
+        finals = (yield from rollout(task, log, [task.root()], self.options.n))[0]
+        scores = yield from score(task, log, finals)
+        if self.options.aggregation == "weighted" and finals:
+            index = vote(task, [s.answer for s in finals], [x or 0.0 for x in scores])
+            if index is not None:
+                return log.result(log.get(finals[index]))
+        return log.result()

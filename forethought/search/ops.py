@@ -1,0 +1,264 @@
+"""The building blocks strategies share: expand states, roll them out, score them, and keep
+the books (candidates, counters, the best answer so far).
+
+Each block is a small step machine that strategies call with ``yield from``. A block uses
+whatever a batch produced, records it, and then raises :class:`BudgetExceeded` if the budget
+ran out during the batch, so a strategy only has to catch that once, around its whole search,
+and return :meth:`SearchLog.result` with ``partial=True``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Generator, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from forethought.exceptions import BudgetExceeded
+from forethought.search.base import Candidate, StrategyResult
+from forethought.search.machine import Action, Outcome, Sample, budget_hit
+from forethought.search.scorers import Scorer
+from forethought.search.task import SearchTask, State
+
+T = TypeVar("T")
+Block = Generator[list[Action], list[Outcome], T]
+"""A step machine returning ``T``."""
+
+
+def budget_error(outcomes: list[Outcome]) -> BudgetExceeded:
+    """The budget refusal among ``outcomes`` (to re-raise it)."""
+    for o in outcomes:
+        if isinstance(o.error, BudgetExceeded):
+            return o.error
+    return BudgetExceeded("budget spent during the search")
+
+
+@dataclass(kw_only=True)
+class SearchLog:
+    """The books of one search: every final candidate with its score, and counters.
+
+    Counters (``stats``): ``proposals`` and ``rollouts`` (completions asked for),
+    ``unparseable`` (steps or solutions the task's parser rejected), ``scored`` and
+    ``unscored`` (states the scorer could not value), ``failed_calls`` (actions that failed for
+    another reason than the budget), ``too_deep`` (paths abandoned at ``max_depth``).
+    """
+
+    task: SearchTask
+    stats: Counter[str] = field(default_factory=Counter[str])
+    candidates: list[Candidate] = field(default_factory=list[Candidate])
+    _seen: dict[Hashable, Candidate] = field(default_factory=dict[Hashable, Candidate])
+
+    def add(self, state: State, score: float | None, **meta: Any) -> Candidate:
+        """Record a final state, once per distinct state: a state reached again keeps its
+        best score (each arrival is a sample, scored on its own) and counts in
+        ``meta["samples"]``.
+        """
+        key = self.task.key(state)
+        known = self._seen.get(key)
+        if known is not None:
+            if score is not None:
+                known.score = score if known.score is None else max(known.score, score)
+            known.meta["samples"] = known.meta.get("samples", 1) + 1
+            return known
+        candidate = Candidate(text=self.task.render(state), answer=state.answer, score=score,
+                              steps=list(state.steps), meta=dict(meta))
+        self._seen[key] = candidate
+        self.candidates.append(candidate)
+        return candidate
+
+    def get(self, state: State) -> Candidate:
+        """The candidate recorded for ``state`` (recorded now, unscored, if it was not)."""
+        known = self._seen.get(self.task.key(state))
+        return known if known is not None else self.add(state, None)
+
+    def best(self) -> Candidate | None:
+        """The best candidate so far: the highest score among scored ones (the first on a
+        tie); with none scored, the first of the answer sampled most often.
+        """
+        scored = [c for c in self.candidates if c.score is not None and c.answer is not None]
+        if scored:
+            return max(scored, key=lambda c: c.score if c.score is not None else -1.0)
+        return majority(self.task, self.candidates,
+                        [float(c.meta.get("samples", 1)) for c in self.candidates])
+
+    def result(self, chosen: Candidate | None = None, *, partial: bool = False
+               ) -> StrategyResult:
+        """The strategy's result; ``chosen`` defaults to :meth:`best`."""
+        pick = chosen if chosen is not None else self.best()
+        stats: dict[str, int | float] = dict(self.stats)
+        stats["candidates"] = len(self.candidates)
+        return StrategyResult(answer=None if pick is None else pick.answer,
+                              candidates=list(self.candidates), partial=partial, stats=stats)
+
+
+def majority(task: SearchTask, candidates: Sequence[Candidate],
+             weights: Sequence[float] | None = None) -> Candidate | None:
+    """The first candidate of the answer with the most votes (or the largest weight sum)."""
+    index = vote(task, [c.answer for c in candidates], weights)
+    return None if index is None else candidates[index]
+
+
+def vote(task: SearchTask, answers: Sequence[str | None],
+         weights: Sequence[float] | None = None) -> int | None:
+    """The index of the first occurrence of the answer with the most votes (or the largest
+    sum of ``weights``), answers compared in the task's normal form; ``None`` if none.
+    """
+    totals: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for i, answer in enumerate(answers):
+        if answer is None:
+            continue
+        key = task.normalise(answer)
+        totals[key] = totals.get(key, 0.0) + (1.0 if weights is None else weights[i])
+        first.setdefault(key, i)
+    if not totals:
+        return None
+    top = max(totals.values())
+    return min(first[key] for key, total in totals.items() if total == top)
+
+
+def tally(task: SearchTask, answers: Sequence[str | None]) -> Counter[str]:
+    """How many times each normalised answer occurs."""
+    return Counter(task.normalise(a) for a in answers if a is not None)
+
+
+def softmax(values: Sequence[float], temperature: float = 1.0) -> list[float]:
+    """``exp(v / t)`` normalised, computed stably."""
+    if not values:
+        return []
+    scaled = [v / temperature for v in values]
+    top = max(scaled)
+    exps = [math.exp(v - top) for v in scaled]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def expand(task: SearchTask, log: SearchLog, states: Sequence[State], widths: Sequence[int]
+           ) -> Block[list[list[State]]]:
+    """Ask for ``widths[i]`` children of ``states[i]``, all in one batch.
+
+    A proposer that returns one step per call gets ``widths[i]`` calls; one that lists several
+    (``task.steps_per_call > 1``) gets as many calls as needed to list that many, and the
+    first ``widths[i]`` distinct children are kept. Rejected steps are counted, paths past
+    ``max_depth`` without an answer dropped.
+    """
+    per_call = task.steps_per_call
+    plan: list[tuple[int, int]] = []
+    actions: list[Action] = []
+    for i, (state, width) in enumerate(zip(states, widths, strict=True)):
+        if width <= 0 or state.final:
+            continue
+        calls = width if per_call <= 1 else math.ceil(width / per_call)
+        actions.append(Sample(request=task.propose_request(state), n=calls, tag="propose"))
+        plan.append((i, width))
+    children: list[list[State]] = [[] for _ in states]
+    if not actions:
+        return children
+    outcomes = yield actions
+    for (i, width), outcome in zip(plan, outcomes, strict=True):
+        log.stats["proposals"] += len(outcome.texts)
+        if outcome.error is not None and not outcome.budget_exceeded:
+            log.stats["failed_calls"] += 1
+        got: list[State] = []
+        seen: set[Hashable] = set()
+        for text in outcome.texts:
+            proposal = task.parse_proposal(states[i], text)
+            log.stats["unparseable"] += len(proposal.rejected)
+            for child in proposal.states:
+                if not child.final and child.depth >= task.max_depth:
+                    log.stats["too_deep"] += 1
+                    continue
+                if per_call > 1:
+                    key = task.key(child)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                got.append(child)
+        children[i] = got[:width] if per_call > 1 else got
+    if budget_hit(outcomes):
+        for state in (c for group in children for c in group if c.final):
+            log.add(state, None)
+        raise budget_error(outcomes)
+    return children
+
+
+def rollout(task: SearchTask, log: SearchLog, states: Sequence[State], n: int = 1
+            ) -> Block[list[list[State]]]:
+    """``n`` complete solutions continuing from each of ``states``, in one batch; replies
+    with no usable answer are counted as unparseable.
+    """
+    actions: list[Action] = [Sample(request=task.rollout_request(s), n=n, tag="rollout")
+                             for s in states]
+    if not actions:
+        return []
+    outcomes = yield actions
+    finals: list[list[State]] = []
+    for state, outcome in zip(states, outcomes, strict=True):
+        log.stats["rollouts"] += len(outcome.texts)
+        if outcome.error is not None and not outcome.budget_exceeded:
+            log.stats["failed_calls"] += 1
+        done: list[State] = []
+        for text in outcome.texts:
+            final = task.parse_rollout(state, text)
+            if final is None:
+                log.stats["unparseable"] += 1
+            else:
+                done.append(final)
+        finals.append(done)
+    if budget_hit(outcomes):
+        for state in (s for group in finals for s in group):
+            log.add(state, None)
+        raise budget_error(outcomes)
+    return finals
+
+
+def score(task: SearchTask, log: SearchLog, states: Sequence[State],
+          cache: dict[Hashable, float | None] | None = None, *, scorer: Scorer | None = None
+          ) -> Block[list[float | None]]:
+    """Score ``states`` with ``scorer`` (default: the task's), in one batch; final states are
+    recorded as candidates with their scores. ``cache`` (by :meth:`SearchTask.key`) saves
+    re-scoring a state seen before.
+    """
+    scorer = scorer if scorer is not None else task.effective_scorer()
+    actions: list[Action] = []
+    spans: list[tuple[int, int] | None] = []
+    for state in states:
+        if cache is not None and task.key(state) in cache:
+            spans.append(None)
+            continue
+        acts = scorer.actions(task, state)
+        spans.append((len(actions), len(acts)))
+        actions.extend(acts)
+    outcomes: list[Outcome] = (yield actions) if actions else []
+    scores: list[float | None] = []
+    for state, span in zip(states, spans, strict=True):
+        if span is None:
+            assert cache is not None
+            value = cache[task.key(state)]
+        else:
+            start, count = span
+            mine = outcomes[start:start + count]
+            value = scorer.read(task, state, mine)
+            if any(o.error is not None and not o.budget_exceeded for o in mine):
+                log.stats["failed_calls"] += 1
+            log.stats["scored" if value is not None else "unscored"] += 1
+            if cache is not None and not any(o.budget_exceeded for o in mine):
+                cache[task.key(state)] = value
+        scores.append(value)
+        if state.final:
+            log.add(state, value)
+    if budget_hit(outcomes):
+        raise budget_error(outcomes)
+    return scores
+
+
+def finalise(log: SearchLog, body: Block[StrategyResult]) -> Block[StrategyResult]:
+    """Run a strategy's search ``body``; when the budget runs out, return the best answer so
+    far, marked partial.
+    """
+    try:
+        return (yield from body)
+    except BudgetExceeded:
+        log.stats["budget_exhausted"] = 1
+        return log.result(partial=True)

@@ -1,0 +1,266 @@
+"""Search tasks: a problem in the form every strategy can search over.
+
+A :class:`SearchTask` is one problem instance. It says where the search starts (:meth:`root`),
+how to ask a model for next steps (the *proposer*: :meth:`propose_request`, whose reply
+:meth:`parse_proposal` turns into child states, rejecting lines it cannot use), how to ask for
+a whole solution from a state (:meth:`rollout_request`, :meth:`parse_rollout`), the prompts
+model-based scorers use (judge, outcome score, process reward, value, vote), an optional exact
+verifier (:meth:`verify`, an action run by code, never by the model) and its default
+:class:`~forethought.search.scorers.Scorer`. Final answers are extracted and normalised, so
+votes agree on equal answers.
+
+Tasks never call a model themselves: they only build requests and parse replies, and the
+strategies yield those requests to the runtime.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pydantic
+
+from forethought.exceptions import UnknownNameError, UserError
+from forethought.models.messages import Message, ModelRequest, ModelSettings
+from forethought.search import prompts
+from forethought.search.answers import normalise_answer
+from forethought.search.machine import Action
+
+if TYPE_CHECKING:
+    from forethought.search.scorers import Scorer
+
+
+@dataclass(kw_only=True, frozen=True, slots=True)
+class State:
+    """A node of a search: the steps taken so far, and the answer once it is final."""
+
+    steps: tuple[str, ...] = ()
+    """The steps so far, as accepted by the task's parser (rendered in its canonical form)."""
+    final: bool = False
+    """A complete solution: no further steps."""
+    answer: str | None = None
+    """The final answer as stated (``None`` until final, or when a final state states none)."""
+    data: Any = None
+    """Domain data, such as the numbers left in a Game of 24."""
+
+    @property
+    def depth(self) -> int:
+        return len(self.steps)
+
+
+@dataclass(kw_only=True)
+class Proposal:
+    """What one proposer reply yielded: the usable next states, and what was rejected."""
+
+    states: list[State] = field(default_factory=list[State])
+    rejected: list[str] = field(default_factory=list[str])
+    """Each unusable step (unparseable, arithmetic that does not hold...) with the reason."""
+
+
+@dataclass(kw_only=True)
+class SearchTask(ABC):
+    """One problem in the form strategies search over. Subclass for a domain."""
+
+    question: str
+    """The problem statement."""
+    max_depth: int = 8
+    """Steps after which a path that has not reached an answer is abandoned."""
+    scorer: Scorer | None = None
+    """How states are scored; ``None``: the task's :meth:`default_scorer`."""
+    metadata: dict[str, str] = field(default_factory=dict[str, str])
+    """Annotations passed on every request (an instance id for simulators and traces)."""
+    temperature: float | None = 0.7
+    """Sampling temperature of proposals, rollouts and sampled evaluations."""
+
+    steps_per_call: ClassVar[int] = 1
+    """How many next steps one proposal call returns: 1 when each call samples one step,
+    more for proposers that list several candidates in one reply (Tree of Thoughts' "propose"
+    prompt)."""
+
+    def __post_init__(self) -> None:
+        if not self.question.strip():
+            raise UserError(f"a search task needs a question, got {self.question!r}")
+        if self.max_depth < 1:
+            raise UserError(f"max_depth must be >= 1, got {self.max_depth!r}")
+
+    # --- the search space ----------------------------------------------------------------------
+
+    def root(self) -> State:
+        """Where the search starts: no steps yet."""
+        return State()
+
+    def key(self, state: State) -> Hashable:
+        """Identifies equivalent states, so searches can merge them and cache their values."""
+        return (state.steps, state.final, state.answer)
+
+    def render(self, state: State) -> str:
+        """The state as text: its steps, then ``Answer: ...`` when final."""
+        lines = list(state.steps)
+        if state.final and state.answer is not None:
+            lines.append(f"Answer: {state.answer}")
+        return "\n".join(lines)
+
+    def normalise(self, answer: str) -> str:
+        """The canonical form of ``answer`` that votes count (equal answers, equal forms)."""
+        return normalise_answer(answer)
+
+    # --- the proposer --------------------------------------------------------------------------
+
+    @abstractmethod
+    def propose_request(self, state: State) -> ModelRequest:
+        """Ask for the next step(s) from ``state``."""
+
+    @abstractmethod
+    def parse_proposal(self, state: State, text: str) -> Proposal:
+        """The child states in a reply to :meth:`propose_request`; bad steps are rejected."""
+
+    @abstractmethod
+    def rollout_request(self, state: State) -> ModelRequest:
+        """Ask for a complete solution continuing from ``state`` (from the root: a full one)."""
+
+    @abstractmethod
+    def parse_rollout(self, state: State, text: str) -> State | None:
+        """The final state a reply to :meth:`rollout_request` reaches, or ``None`` when it
+        states no usable answer.
+        """
+
+    # --- evaluation prompts (model-based scorers use these) ------------------------------------
+
+    def request(self, system: str, user: str, purpose: str, *, n: int = 1,
+                temperature: float | None = None, **extra: str) -> ModelRequest:
+        """A request of this task: its metadata, the question and ``extra`` as metadata."""
+        metadata = {**self.metadata, "question": self.question, **extra}
+        return ModelRequest(messages=(Message.system(system), Message.user(user)),
+                            purpose=purpose, metadata=metadata,
+                            settings=ModelSettings(temperature=temperature, n=n))
+
+    def judge_request(self, state: State) -> ModelRequest:
+        """Is the final answer of ``state`` correct? (``Yes``/``No``)."""
+        user = f"Question: {self.question}\n\nProposed solution:\n{self.render(state)}"
+        return self.request(prompts.JUDGE_SYSTEM, user, "judge",
+                            candidate=state.answer or "")
+
+    def score_request(self, state: State) -> ModelRequest:
+        """How likely is the final answer of ``state`` right? (``Score: p``, an outcome
+        reward).
+        """
+        user = f"Question: {self.question}\n\nProposed solution:\n{self.render(state)}"
+        return self.request(prompts.SCORE_SYSTEM, user, "score", candidate=state.answer or "")
+
+    def reward_request(self, state: State) -> ModelRequest:
+        """Are the steps so far correct? (``Score: p``, a process reward)."""
+        user = (f"Question: {self.question}\n\nSteps so far:\n"
+                f"{prompts.steps_block(self.render(state).splitlines())}")
+        return self.request(prompts.REWARD_SYSTEM, user, "step")
+
+    def value_request(self, state: State) -> ModelRequest:
+        """Can ``state`` still reach a right answer? (``sure``/``likely``/``impossible``)."""
+        user = (f"Question: {self.question}\n\nPartial solution:\n"
+                f"{prompts.steps_block(self.render(state).splitlines())}")
+        return self.request(prompts.VALUE_SYSTEM, user, "value", temperature=self.temperature)
+
+    def vote_request(self, states: Sequence[State]) -> ModelRequest:
+        """Which of ``states`` is the most promising? (``The best choice is n``, from 1)."""
+        choices = "\n\n".join(
+            f"Choice {i}:\n{prompts.steps_block(self.render(s).splitlines())}"
+            for i, s in enumerate(states, 1))
+        return self.request(prompts.VOTE_SYSTEM, f"Question: {self.question}\n\n{choices}",
+                            "vote", temperature=self.temperature)
+
+    # --- exact verification and scoring --------------------------------------------------------
+
+    @property
+    def has_verifier(self) -> bool:
+        """Whether :meth:`verify` is available."""
+        return False
+
+    def verify(self, state: State) -> Action:
+        """An action that checks the answer of a final ``state`` exactly (by code, never by a
+        model), producing a bool or a number in ``[0, 1]``.
+        """
+        raise UserError(f"task {type(self).__name__} has no exact verifier; score with a "
+                        f"model (judge, score, reward or value) instead")
+
+    def default_scorer(self) -> Scorer:
+        """The scorer used when none is given: the exact verifier for final states when there
+        is one, a process reward for the rest.
+        """
+        from forethought.search.scorers import RewardScorer, Staged, VerifierScorer
+
+        if self.has_verifier:
+            return Staged(partial=RewardScorer(), final=VerifierScorer())
+        return RewardScorer()
+
+    def effective_scorer(self) -> Scorer:
+        return self.scorer if self.scorer is not None else self.default_scorer()
+
+
+class TaskOptions(pydantic.BaseModel):
+    """Options every task kind accepts in a recipe."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    max_depth: int | None = pydantic.Field(default=None, ge=1, le=200)
+    """Steps after which an unfinished path is abandoned (default: the task kind's)."""
+    temperature: float | None = pydantic.Field(default=0.7, ge=0, le=2)
+
+
+class Game24Options(pydantic.BaseModel):
+    """Options of the Game of 24 task (its depth is the count of numbers less one)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    temperature: float | None = pydantic.Field(default=0.7, ge=0, le=2)
+
+
+TaskFactory = Callable[[str, dict[str, Any]], SearchTask]
+"""Builds the task of one question from recipe options."""
+
+_TASKS: dict[str, tuple[type[pydantic.BaseModel], Callable[[], TaskFactory]]] = {}
+
+
+def register_task(name: str, options: type[pydantic.BaseModel],
+                  factory: Callable[[], TaskFactory]) -> None:
+    """Register a task kind: its recipe options and a factory (deferred import)."""
+    _TASKS[name] = (options, factory)
+
+
+def task_names() -> list[str]:
+    return sorted(_TASKS)
+
+
+def task_options(name: str) -> type[pydantic.BaseModel]:
+    if name not in _TASKS:
+        raise UnknownNameError("search task", name, _TASKS)
+    return _TASKS[name][0]
+
+
+def build_task(name: str, question: str, options: dict[str, Any] | None = None) -> SearchTask:
+    """The task of kind ``name`` for ``question``; raises :class:`UserError` on bad options."""
+    schema = task_options(name)
+    try:
+        parsed = schema.model_validate(options or {})
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in exc.errors())
+        raise UserError(f"invalid options for search task {name!r}: {problems} (valid "
+                        f"options: {', '.join(schema.model_fields)})") from None
+    return _TASKS[name][1]()(question, parsed.model_dump())
+
+
+def _chain() -> TaskFactory:
+    from forethought.search.chain import ChainTask
+
+    return ChainTask.from_options
+
+
+def _game24() -> TaskFactory:
+    from forethought.search.game24 import Game24Task
+
+    return Game24Task.from_options
+
+
+register_task("chain", TaskOptions, _chain)
+register_task("game24", Game24Options, _game24)
