@@ -1,8 +1,9 @@
 """forethought: agentic reasoning with tools.
 
-Problems run as DAGs of subtasks, independent ones in parallel; planners build the DAG; tools
-do exact work; every step is budgeted and recorded. This module is the public API: import
-from here, not from the private modules.
+Problems run as DAGs of subtasks, independent ones in parallel; planners build the DAG; search
+strategies spend inference-time compute where it pays; tools do exact work; every step is
+budgeted and recorded. This module is the public API: import from here, not from the private
+modules.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         PlanError,
         RecipeError,
         RunError,
+        SandboxError,
         ToolArgumentError,
         ToolError,
         ToolExecutionError,
@@ -49,8 +51,11 @@ if TYPE_CHECKING:
     from forethought.models.registry import resolve_model
     from forethought.models.scripted import ScriptedModel
     from forethought.models.simulated import SimulatedModel, SimulatedTask
+    from forethought.planners.aot import AtomOfThoughtsPlanner
     from forethought.planners.base import Planner, PlanOutcome, register_planner
     from forethought.planners.llmcompiler import LLMCompilerPlanner
+    from forethought.planners.react import ReActPlanner
+    from forethought.planners.search import SearchPlanner
     from forethought.recipes import Recipe, build_agent, load_recipe, parse_recipe
     from forethought.runtime.budget import Budget, BudgetTracker
     from forethought.runtime.context import Parsed, RunContext
@@ -64,29 +69,57 @@ if TYPE_CHECKING:
     )
     from forethought.runtime.graph import Ref, Subtask, TaskGraph, Template
     from forethought.runtime.store import RunStore
-    from forethought.tools.base import FunctionTool, Tool, ToolRegistry, tool
+    from forethought.search.base import Candidate, Strategy, StrategyResult, register_strategy
+    from forethought.search.beam import BeamSearch
+    from forethought.search.best_of_n import BestOfN
+    from forethought.search.chain import ChainTask
+    from forethought.search.game24 import Game24Task
+    from forethought.search.mcts import MCTS
+    from forethought.search.particle_filter import ParticleFilter
+    from forethought.search.rebase import Rebase
+    from forethought.search.self_consistency import SelfConsistency
+    from forethought.search.task import SearchTask
+    from forethought.search.tot import TreeOfThoughtsBFS, TreeOfThoughtsDFS
+    from forethought.tools.base import FunctionTool, Tool, ToolFactory, ToolRegistry, Toolset, tool
+    from forethought.tools.logic.entailment import acheck_entailment, check_entailment
+    from forethought.tools.logic.results import EntailmentResult
+    from forethought.tools.mcp.client import MCPToolset
+    from forethought.tools.retrieval.index import Hit, RetrievalIndex
+    from forethought.tools.retrieval.passages import Passage
+    from forethought.tools.retrieval.retriever import Retriever
+    from forethought.tools.smt import SmtResult, asolve_smt, solve_smt
 
 # Names are imported on first use (PEP 562), so `import forethought` and `forethought --help`
 # stay fast; litellm in particular is only imported when a LiteLLM model makes a call.
 _EXPORTS: dict[str, str] = {
     "Agent": "forethought.agents.agent",
     "AgentResult": "forethought.agents.agent",
+    "AtomOfThoughtsPlanner": "forethought.planners.aot",
+    "BeamSearch": "forethought.search.beam",
+    "BestOfN": "forethought.search.best_of_n",
     "Budget": "forethought.runtime.budget",
     "BudgetExceeded": "forethought.exceptions",
     "BudgetTracker": "forethought.runtime.budget",
     "CachedModel": "forethought.models.cache",
+    "Candidate": "forethought.search.base",
+    "ChainTask": "forethought.search.chain",
     "Choice": "forethought.models.messages",
     "DependencyFailedError": "forethought.exceptions",
+    "EntailmentResult": "forethought.tools.logic.results",
     "Event": "forethought.runtime.events",
     "EventBus": "forethought.runtime.events",
     "Executor": "forethought.runtime.executor",
     "FailurePolicy": "forethought.runtime.executor",
     "ForethoughtError": "forethought.exceptions",
     "FunctionTool": "forethought.tools.base",
+    "Game24Task": "forethought.search.game24",
     "GraphResult": "forethought.runtime.executor",
     "GraphValidationError": "forethought.exceptions",
+    "Hit": "forethought.tools.retrieval.index",
     "LLMCompilerPlanner": "forethought.planners.llmcompiler",
     "LiteLLMModel": "forethought.models.litellm_model",
+    "MCPToolset": "forethought.tools.mcp.client",
+    "MCTS": "forethought.search.mcts",
     "Message": "forethought.models.messages",
     "Model": "forethought.models.base",
     "ModelError": "forethought.exceptions",
@@ -99,19 +132,32 @@ _EXPORTS: dict[str, str] = {
     "NodeStatus": "forethought.runtime.executor",
     "NodeTimeoutError": "forethought.exceptions",
     "Parsed": "forethought.runtime.context",
+    "ParticleFilter": "forethought.search.particle_filter",
+    "Passage": "forethought.tools.retrieval.passages",
     "PlanError": "forethought.exceptions",
     "PlanOutcome": "forethought.planners.base",
     "Planner": "forethought.planners.base",
+    "ReActPlanner": "forethought.planners.react",
+    "Rebase": "forethought.search.rebase",
     "Recipe": "forethought.recipes",
     "RecipeError": "forethought.exceptions",
     "Ref": "forethought.runtime.graph",
     "ResponseCache": "forethought.models.cache",
+    "RetrievalIndex": "forethought.tools.retrieval.index",
+    "Retriever": "forethought.tools.retrieval.retriever",
     "RunContext": "forethought.runtime.context",
     "RunError": "forethought.exceptions",
     "RunStore": "forethought.runtime.store",
+    "SandboxError": "forethought.exceptions",
     "ScriptedModel": "forethought.models.scripted",
+    "SearchPlanner": "forethought.planners.search",
+    "SearchTask": "forethought.search.task",
+    "SelfConsistency": "forethought.search.self_consistency",
     "SimulatedModel": "forethought.models.simulated",
     "SimulatedTask": "forethought.models.simulated",
+    "SmtResult": "forethought.tools.smt",
+    "Strategy": "forethought.search.base",
+    "StrategyResult": "forethought.search.base",
     "Subtask": "forethought.runtime.graph",
     "TaskGraph": "forethought.runtime.graph",
     "Template": "forethought.runtime.graph",
@@ -120,17 +166,26 @@ _EXPORTS: dict[str, str] = {
     "ToolCall": "forethought.models.messages",
     "ToolError": "forethought.exceptions",
     "ToolExecutionError": "forethought.exceptions",
+    "ToolFactory": "forethought.tools.base",
     "ToolRegistry": "forethought.tools.base",
     "ToolSpec": "forethought.models.messages",
+    "Toolset": "forethought.tools.base",
+    "TreeOfThoughtsBFS": "forethought.search.tot",
+    "TreeOfThoughtsDFS": "forethought.search.tot",
     "UnexpectedModelBehavior": "forethought.exceptions",
     "UnknownNameError": "forethought.exceptions",
     "Usage": "forethought.models.messages",
     "UserError": "forethought.exceptions",
+    "acheck_entailment": "forethought.tools.logic.entailment",
+    "asolve_smt": "forethought.tools.smt",
     "build_agent": "forethought.recipes",
+    "check_entailment": "forethought.tools.logic.entailment",
     "load_recipe": "forethought.recipes",
     "parse_recipe": "forethought.recipes",
     "register_planner": "forethought.planners.base",
+    "register_strategy": "forethought.search.base",
     "resolve_model": "forethought.models.registry",
+    "solve_smt": "forethought.tools.smt",
     "tool": "forethought.tools.base",
 }
 
@@ -149,24 +204,34 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "MCTS",
     "Agent",
     "AgentResult",
+    "AtomOfThoughtsPlanner",
+    "BeamSearch",
+    "BestOfN",
     "Budget",
     "BudgetExceeded",
     "BudgetTracker",
     "CachedModel",
+    "Candidate",
+    "ChainTask",
     "Choice",
     "DependencyFailedError",
+    "EntailmentResult",
     "Event",
     "EventBus",
     "Executor",
     "FailurePolicy",
     "ForethoughtError",
     "FunctionTool",
+    "Game24Task",
     "GraphResult",
     "GraphValidationError",
+    "Hit",
     "LLMCompilerPlanner",
     "LiteLLMModel",
+    "MCPToolset",
     "Message",
     "Model",
     "ModelError",
@@ -179,19 +244,32 @@ __all__ = [
     "NodeStatus",
     "NodeTimeoutError",
     "Parsed",
+    "ParticleFilter",
+    "Passage",
     "PlanError",
     "PlanOutcome",
     "Planner",
+    "ReActPlanner",
+    "Rebase",
     "Recipe",
     "RecipeError",
     "Ref",
     "ResponseCache",
+    "RetrievalIndex",
+    "Retriever",
     "RunContext",
     "RunError",
     "RunStore",
+    "SandboxError",
     "ScriptedModel",
+    "SearchPlanner",
+    "SearchTask",
+    "SelfConsistency",
     "SimulatedModel",
     "SimulatedTask",
+    "SmtResult",
+    "Strategy",
+    "StrategyResult",
     "Subtask",
     "TaskGraph",
     "Template",
@@ -200,17 +278,26 @@ __all__ = [
     "ToolCall",
     "ToolError",
     "ToolExecutionError",
+    "ToolFactory",
     "ToolRegistry",
     "ToolSpec",
+    "Toolset",
+    "TreeOfThoughtsBFS",
+    "TreeOfThoughtsDFS",
     "UnexpectedModelBehavior",
     "UnknownNameError",
     "Usage",
     "UserError",
     "__version__",
+    "acheck_entailment",
+    "asolve_smt",
     "build_agent",
+    "check_entailment",
     "load_recipe",
     "parse_recipe",
     "register_planner",
+    "register_strategy",
     "resolve_model",
+    "solve_smt",
     "tool",
 ]
