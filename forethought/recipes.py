@@ -24,6 +24,7 @@ from typing import Any, Literal
 import pydantic
 import yaml
 
+from forethought._options import validate_options
 from forethought.exceptions import RecipeError, UnknownNameError, UserError
 from forethought.runtime.budget import Budget
 
@@ -62,11 +63,9 @@ class PlannerConfig(pydantic.BaseModel):
         except UnknownNameError as exc:
             raise ValueError(str(exc)) from None
         try:
-            cls.Options.model_validate(self.options())
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
-            raise ValueError(f"planner {self.kind!r}: {problems}") from None
+            validate_options("planner", self.kind, cls.Options, self.options())
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
     def options(self) -> dict[str, Any]:

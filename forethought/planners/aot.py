@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import pydantic
 
+from forethought._options import validate_options
 from forethought.exceptions import BudgetExceeded, UnexpectedModelBehavior, UserError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
 from forethought.planners.aot_atoms import AtomAnswer, AtomSolver, DirectAnswer, StrategyAnswer
@@ -129,11 +130,9 @@ def _check_task(kind: str, options: dict[str, Any]) -> None:
     except UserError as exc:
         raise ValueError(str(exc)) from None
     try:
-        schema.model_validate(options)
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"invalid task_options for task {kind!r}: {problems}") from None
+        validate_options("search task", kind, schema, options)
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _task_maker(kind: str, options: dict[str, Any]) -> Callable[[str], SearchTask]:

@@ -9,7 +9,8 @@ from typing import Any, ClassVar, Literal
 
 import pydantic
 
-from forethought.exceptions import UnknownNameError, UserError
+from forethought._options import validate_options
+from forethought.exceptions import UnknownNameError
 from forethought.runtime.context import RunContext
 from forethought.runtime.executor import GraphResult
 
@@ -44,13 +45,7 @@ class Planner(ABC):
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Planner:
-        try:
-            parsed = cls.Options.model_validate(options)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
-            raise UserError(f"invalid options for planner {cls.name!r}: {problems}") from None
-        return cls(**parsed.model_dump())
+        return cls(**validate_options("planner", cls.name, cls.Options, options).model_dump())
 
 
 _PLANNERS: dict[str, Callable[[], type[Planner]]] = {}

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import pydantic
 from pydantic_core import PydanticCustomError
 
+from forethought._options import validate_options
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.planners.base import Planner, PlanOutcome
 from forethought.runtime.context import RunContext
@@ -74,14 +75,7 @@ class SearchPlannerOptions(pydantic.BaseModel):
             kind, options = _kind(spec, "task")
             if kind not in task_names():
                 raise UnknownNameError("search task", kind, task_names())
-            build_options = task_options(kind)
-            try:
-                build_options.model_validate(options)
-            except pydantic.ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                     for e in exc.errors())
-                raise UserError(f"invalid options for search task {kind!r}: {problems} (valid "
-                                f"options: {', '.join(build_options.model_fields)})") from None
+            validate_options("search task", kind, task_options(kind), options)
         return spec
 
     @pydantic.field_validator("scorer", "final_scorer")

@@ -9,7 +9,8 @@ from typing import Any, ClassVar, TypeVar
 
 import pydantic
 
-from forethought.exceptions import UnknownNameError, UserError
+from forethought._options import validate_options as _validate
+from forethought.exceptions import UnknownNameError
 from forethought.runtime.context import RunContext
 from forethought.search.machine import StepMachine, drive
 
@@ -77,13 +78,7 @@ def validate_options(name: str, schema: type[M], options: dict[str, Any]) -> M:
     """``options`` of strategy ``name`` validated by ``schema``; :class:`UserError` names each
     problem and the valid options.
     """
-    try:
-        return schema.model_validate(options)
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise UserError(f"invalid options for strategy {name!r}: {problems} (valid "
-                        f"options: {', '.join(schema.model_fields)})") from None
+    return _validate("strategy", name, schema, options)
 
 
 _STRATEGIES: dict[str, Callable[[], type[Strategy]]] = {}

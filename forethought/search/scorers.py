@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic
 
+from forethought._options import describe_errors
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.search.machine import Action, CallTool, Outcome, Sample
 
@@ -289,9 +290,7 @@ def make_scorer(spec: str | dict[str, Any]) -> Scorer:
     try:
         options = ScorerOptions.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise UserError(f"invalid scorer {spec!r}: {problems}") from None
+        raise UserError(f"invalid scorer {spec!r}: {describe_errors(exc)}") from None
     if options.kind not in _KINDS:
         raise UnknownNameError("scorer", options.kind, _KINDS)
     if options.kind == "tool" and not options.tool:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic
 
+from forethought._options import validate_options
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
 from forethought.search import prompts
@@ -240,13 +241,7 @@ def task_options(name: str) -> type[pydantic.BaseModel]:
 def build_task(name: str, question: str, options: dict[str, Any] | None = None) -> SearchTask:
     """The task of kind ``name`` for ``question``; raises :class:`UserError` on bad options."""
     schema = task_options(name)
-    try:
-        parsed = schema.model_validate(options or {})
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise UserError(f"invalid options for search task {name!r}: {problems} (valid "
-                        f"options: {', '.join(schema.model_fields)})") from None
+    parsed = validate_options("search task", name, schema, options or {})
     return _TASKS[name][1]()(question, parsed.model_dump())
 
 

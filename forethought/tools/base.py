@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast, get_type_hints, overload
 
 import pydantic
 
+from forethought._options import validate_options
 from forethought.exceptions import (
     ToolArgumentError,
     ToolExecutionError,
@@ -204,14 +205,7 @@ class ToolFactory(ABC):
 
     def validate_options(self, options: dict[str, Any]) -> pydantic.BaseModel:
         """Validate recipe options; the error names each bad option and the valid ones."""
-        try:
-            return self.Options.model_validate(options)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(options)'}: "
-                                 f"{e['msg']}" for e in exc.errors())
-            valid = ", ".join(self.Options.model_fields) or "(none)"
-            raise UserError(f"invalid options for tool {self.name!r}: {problems} "
-                            f"(valid options: {valid})") from None
+        return validate_options("tool", self.name, self.Options, options)
 
     def create(self, options: dict[str, Any] | None = None) -> Tool | Toolset:
         return self.build(self.validate_options(options or {}))

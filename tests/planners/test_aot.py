@@ -284,7 +284,7 @@ def test_options_name_valid_strategies_and_tasks() -> None:
         AoTOptions(strategy="self_consistency", strategy_options={"n": 0})
     with pytest.raises(pydantic.ValidationError, match="unknown search task 'nope'"):
         AoTOptions(strategy="self_consistency", task="nope")
-    with pytest.raises(pydantic.ValidationError, match="invalid task_options for task 'chain'"):
+    with pytest.raises(pydantic.ValidationError, match="invalid options for search task 'chain'"):
         AoTOptions(strategy="self_consistency", task_options={"colour": "red"})
     with pytest.raises(UserError, match="strategy_options apply to a strategy given by name"):
         AtomOfThoughtsPlanner(strategy=FirstOfThree(), strategy_options={"n": 2})

@@ -118,7 +118,8 @@ def test_scorers_from_options() -> None:
 def test_bad_options_fail_at_recipe_load(planner: str, message: str) -> None:
     with pytest.raises(RecipeError, match="planner") as info:
         parse_recipe(f"planner: {planner}\n", path="r.yaml")
-    assert str(info.value).startswith(f"r.yaml:1: planner: planner 'search': {message}")
+    assert str(info.value).startswith(
+        f"r.yaml:1: planner: invalid options for planner 'search': {message}")
 
 
 def test_budget_exhaustion_is_partial_with_the_best_answer_so_far() -> None:

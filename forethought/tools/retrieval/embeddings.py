@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from forethought.exceptions import ModelError, ModelHTTPError, UserError
+from forethought.models.provider_errors import no_response
 from forethought.tools.retrieval.progress import ProgressCallback
 
 Vectors = npt.NDArray[np.float32]
@@ -97,7 +98,7 @@ class Embedder:
         except Exception as exc:
             status = _status(exc)
             message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-            if status is not None and not _is_connection_error(exc):
+            if status is not None and not no_response(exc):
                 raise ModelHTTPError(message, status_code=status, model=self.model) from exc
             raise ModelError(f"embedding model {self.model!r} failed: {message}") from exc
         return self._vectors(response, len(batch))
@@ -128,21 +129,6 @@ def _item_field(item: Any, key: str) -> Any:
     if isinstance(item, dict):
         return cast(dict[str, Any], item).get(key)
     return getattr(item, key, None)
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    import httpx
-    import openai
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, openai.APIConnectionError | httpx.TransportError | TimeoutError
-                      | ConnectionError):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def normalise(matrix: Vectors) -> Vectors:
