@@ -1,0 +1,249 @@
+"""The sandbox interface: run untrusted code under limits, get an :class:`ExecResult` back.
+
+Every backend (Docker containers, plain processes) implements :class:`Sandbox`; the rest of
+forethought only sees this module. A sandbox is honest about how isolated it is
+(:attr:`Sandbox.isolation`), and its failures are results or :class:`SandboxError`, never
+a hang.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from forethought.exceptions import UserError
+
+Isolation = Literal["container", "process", "process-same-user"]
+"""``container``: a Docker container (no network, read-only root, no capabilities, cgroup
+limits). ``process``: a subprocess under a throwaway uid with rlimits and (best effort) no
+network, because the host runs as root. ``process-same-user``: a subprocess with rlimits
+under the host's own uid: it can read whatever the host user can and reach the network."""
+
+Language = Literal["python", "shell"]
+LimitName = Literal["wall_time", "cpu_time", "memory", "file_size"]
+
+
+@dataclass(kw_only=True, frozen=True)
+class Limits:
+    """What one run may use. Every limit is enforced by the kernel or the runner, not by
+    asking the code nicely.
+    """
+
+    wall_s: float = 10.0
+    """Seconds of real time before the run is killed."""
+    cpu_s: float | None = 10.0
+    """Seconds of CPU time (RLIMIT_CPU) before the run is killed; ``None`` for no limit."""
+    memory_mb: int = 512
+    """Memory: the container's cgroup limit (Docker) or RLIMIT_AS (process backend)."""
+    processes: int = 64
+    """Processes and threads: the pids cgroup (Docker) or RLIMIT_NPROC (process backend)."""
+    output_bytes: int = 1_000_000
+    """Bytes kept of stdout and of stderr each; the rest is counted and dropped."""
+    file_size_mb: int = 64
+    """Largest file the code may write (RLIMIT_FSIZE)."""
+    disk_mb: int = 256
+    """Size of the writable work dir (a tmpfs; Docker only)."""
+    open_files: int = 256
+    """Open file descriptors (RLIMIT_NOFILE)."""
+    output_files_mb: int = 16
+    """Bytes of requested output files returned, in all."""
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, float | None, float]] = [
+            ("wall_s", self.wall_s, 0.01), ("cpu_s", self.cpu_s, 0.01),
+            ("memory_mb", self.memory_mb, 32), ("processes", self.processes, 1),
+            ("output_bytes", self.output_bytes, 0), ("file_size_mb", self.file_size_mb, 1),
+            ("disk_mb", self.disk_mb, 1), ("open_files", self.open_files, 16),
+            ("output_files_mb", self.output_files_mb, 0)]
+        for name, value, low in checks:
+            if value is not None and value < low:
+                raise UserError(f"Limits.{name}={value!r} is too small; use at least {low}")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The limits as the in-sandbox runner reads them."""
+        return {"wall_s": self.wall_s, "cpu_s": self.cpu_s,
+                "memory_bytes": self.memory_mb << 20, "processes": self.processes,
+                "output_bytes": self.output_bytes, "file_size_bytes": self.file_size_mb << 20,
+                "open_files": self.open_files, "output_files_bytes": self.output_files_mb << 20}
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(kw_only=True, frozen=True)
+class PythonError:
+    """An exception the code did not catch, with a traceback of the code's own frames."""
+
+    type: str
+    """The exception class name, e.g. ``"ZeroDivisionError"`` or ``"SyntaxError"``."""
+    message: str
+    traceback: str
+    """Short: only frames of the code that ran, none of the sandbox's."""
+    line: int | None = None
+    """Line of the code where it was raised, when known."""
+
+
+@dataclass(kw_only=True)
+class ExecResult:
+    """What happened when code ran in a sandbox."""
+
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int | None = None
+    """0 on success; negative for a signal (-9: killed); ``None`` when unknown."""
+    duration_s: float = 0.0
+    timed_out: bool = False
+    """Stopped by the wall-time or CPU-time limit."""
+    killed_for_memory: bool = False
+    """Stopped by the memory limit (an out-of-memory kill or a MemoryError it did not catch)."""
+    limit: LimitName | None = None
+    """Which limit stopped the code, if one did."""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    stdout_bytes: int = 0
+    """Bytes written to stdout in all (kept or not)."""
+    stderr_bytes: int = 0
+    value: str | None = None
+    """``repr`` of the value of the code's last expression (Python), like a notebook."""
+    error: PythonError | None = None
+    files: dict[str, bytes] = field(default_factory=dict[str, bytes])
+    """Requested output files that were found."""
+    missing_files: dict[str, str] = field(default_factory=dict[str, str])
+    """Requested output files that could not be returned, with the reason."""
+    cpu_s: float | None = None
+    max_rss_mb: float | None = None
+    isolation: Isolation = "process"
+    note: str | None = None
+    """Set when the sandbox itself had to step in (a worker lost, a session that ended)."""
+
+    @property
+    def ok(self) -> bool:
+        """Ran to the end with exit code 0."""
+        return self.exit_code == 0 and not self.timed_out and self.error is None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any], *, isolation: Isolation,
+                  cap: int) -> ExecResult:
+        err: Mapping[str, Any] | None = data.get("error")
+        rss = data.get("maxrss_kb")
+        return cls(stdout=str(data.get("stdout", "")), stderr=str(data.get("stderr", "")),
+                   exit_code=data.get("exit_code"), duration_s=float(data.get("duration_s", 0)),
+                   timed_out=bool(data.get("timed_out")),
+                   killed_for_memory=bool(data.get("killed_for_memory")),
+                   limit=data.get("limit"),
+                   stdout_bytes=int(data.get("stdout_bytes", 0)),
+                   stderr_bytes=int(data.get("stderr_bytes", 0)),
+                   stdout_truncated=int(data.get("stdout_bytes", 0)) > cap,
+                   stderr_truncated=int(data.get("stderr_bytes", 0)) > cap,
+                   value=data.get("value"),
+                   error=PythonError(type=str(err.get("type")), message=str(err.get("message")),
+                                     traceback=str(err.get("traceback")), line=err.get("line"))
+                   if err else None,
+                   missing_files=dict(data.get("missing_files") or {}),
+                   cpu_s=data.get("cpu_s"), max_rss_mb=rss / 1024 if rss else None,
+                   isolation=isolation, note=data.get("note"))
+
+
+class WeakIsolationWarning(UserWarning):
+    """Untrusted code is about to run in a sandbox weaker than a container."""
+
+
+_warned: set[str] = set()
+
+
+def warn_weak_isolation(isolation: Isolation, *, where: str) -> None:
+    """Warn once per process and isolation level that model-written code runs outside a
+    container.
+    """
+    if isolation == "container" or isolation in _warned:
+        return
+    _warned.add(isolation)
+    detail = ("under a throwaway uid with resource limits" if isolation == "process" else
+              "under YOUR user id with resource limits only: it can read your files and "
+              "reach the network")
+    warnings.warn(WeakIsolationWarning(
+        f"{where} runs model-written code in a process sandbox ({isolation!r}), {detail}. "
+        "Start a Docker daemon (and build the image: python -m forethought.sandbox.image) "
+        "for container isolation."), stacklevel=3)
+
+
+class Session(ABC):
+    """A stateful Python session: variables, imports and files persist between calls,
+    like a notebook kernel. Use it as ``async with sandbox.session() as s: await s.run(...)``.
+    """
+
+    @property
+    @abstractmethod
+    def alive(self) -> bool:
+        """False once the session ended (closed, or its process was killed by a limit)."""
+
+    @abstractmethod
+    async def run(self, code: str, *, limits: Limits | None = None) -> ExecResult:
+        """Run one cell. Raises :class:`SandboxError` once the session has ended."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """End the session (safe to call twice)."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+
+class Sandbox(ABC):
+    """Runs untrusted code. Backends: :class:`DockerSandbox`, :class:`ProcessSandbox`.
+
+    Use as ``async with`` (or call :meth:`start` / :meth:`aclose`): starting warms the pool
+    of workers so that calls do not pay a cold start.
+    """
+
+    isolation: Isolation
+    limits: Limits
+
+    async def start(self) -> None:  # noqa: B027 - optional warm-up, empty by default
+        """Acquire resources ahead of the first call (warm workers)."""
+
+    @abstractmethod
+    async def run(self, code: str, *, language: Language = "python", stdin: str = "",
+                  files: Mapping[str, str | bytes] | None = None,
+                  env: Mapping[str, str] | None = None, limits: Limits | None = None,
+                  output_files: Sequence[str] = ()) -> ExecResult:
+        """Run ``code`` once in a clean environment.
+
+        Args:
+            code: Python source, or a ``/bin/sh`` command line for ``language="shell"``.
+            language: ``"python"`` or ``"shell"``.
+            stdin: Text fed to the code's standard input.
+            files: Files to place in the work dir first (relative path -> content).
+            env: Environment variables (the host's are never passed on).
+            limits: Overrides the sandbox's default :class:`Limits`.
+            output_files: Relative paths to read back from the work dir afterwards.
+        """
+
+    @abstractmethod
+    def session(self, *, limits: Limits | None = None,
+                files: Mapping[str, str | bytes] | None = None,
+                env: Mapping[str, str] | None = None) -> Session:
+        """A stateful Python session (a notebook-like kernel) holding one worker."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Stop every worker this sandbox started (safe to call twice)."""
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} isolation={self.isolation!r}>"
