@@ -69,6 +69,12 @@ if TYPE_CHECKING:
     )
     from forethought.runtime.graph import Ref, Subtask, TaskGraph, Template
     from forethought.runtime.store import RunStore
+    from forethought.sandbox.base import ExecResult, Limits, Sandbox
+    from forethought.sandbox.docker_backend import DockerSandbox
+    from forethought.sandbox.factory import make_sandbox
+    from forethought.sandbox.pool import PoolConfig
+    from forethought.sandbox.process import ProcessSandbox
+    from forethought.sandbox.verify import run_tests
     from forethought.search.base import Candidate, Strategy, StrategyResult, register_strategy
     from forethought.search.beam import BeamSearch
     from forethought.search.best_of_n import BestOfN
@@ -84,6 +90,7 @@ if TYPE_CHECKING:
     from forethought.tools.logic.entailment import acheck_entailment, check_entailment
     from forethought.tools.logic.results import EntailmentResult
     from forethought.tools.mcp.client import MCPToolset
+    from forethought.tools.python_tool import python_toolset
     from forethought.tools.retrieval.index import Hit, RetrievalIndex
     from forethought.tools.retrieval.passages import Passage
     from forethought.tools.retrieval.retriever import Retriever
@@ -105,9 +112,11 @@ _EXPORTS: dict[str, str] = {
     "ChainTask": "forethought.search.chain",
     "Choice": "forethought.models.messages",
     "DependencyFailedError": "forethought.exceptions",
+    "DockerSandbox": "forethought.sandbox.docker_backend",
     "EntailmentResult": "forethought.tools.logic.results",
     "Event": "forethought.runtime.events",
     "EventBus": "forethought.runtime.events",
+    "ExecResult": "forethought.sandbox.base",
     "Executor": "forethought.runtime.executor",
     "FailurePolicy": "forethought.runtime.executor",
     "ForethoughtError": "forethought.exceptions",
@@ -117,6 +126,7 @@ _EXPORTS: dict[str, str] = {
     "GraphValidationError": "forethought.exceptions",
     "Hit": "forethought.tools.retrieval.index",
     "LLMCompilerPlanner": "forethought.planners.llmcompiler",
+    "Limits": "forethought.sandbox.base",
     "LiteLLMModel": "forethought.models.litellm_model",
     "MCPToolset": "forethought.tools.mcp.client",
     "MCTS": "forethought.search.mcts",
@@ -137,6 +147,8 @@ _EXPORTS: dict[str, str] = {
     "PlanError": "forethought.exceptions",
     "PlanOutcome": "forethought.planners.base",
     "Planner": "forethought.planners.base",
+    "PoolConfig": "forethought.sandbox.pool",
+    "ProcessSandbox": "forethought.sandbox.process",
     "ReActPlanner": "forethought.planners.react",
     "Rebase": "forethought.search.rebase",
     "Recipe": "forethought.recipes",
@@ -148,6 +160,7 @@ _EXPORTS: dict[str, str] = {
     "RunContext": "forethought.runtime.context",
     "RunError": "forethought.exceptions",
     "RunStore": "forethought.runtime.store",
+    "Sandbox": "forethought.sandbox.base",
     "SandboxError": "forethought.exceptions",
     "ScriptedModel": "forethought.models.scripted",
     "SearchPlanner": "forethought.planners.search",
@@ -181,10 +194,13 @@ _EXPORTS: dict[str, str] = {
     "build_agent": "forethought.recipes",
     "check_entailment": "forethought.tools.logic.entailment",
     "load_recipe": "forethought.recipes",
+    "make_sandbox": "forethought.sandbox.factory",
     "parse_recipe": "forethought.recipes",
+    "python_toolset": "forethought.tools.python_tool",
     "register_planner": "forethought.planners.base",
     "register_strategy": "forethought.search.base",
     "resolve_model": "forethought.models.registry",
+    "run_tests": "forethought.sandbox.verify",
     "solve_smt": "forethought.tools.smt",
     "tool": "forethought.tools.base",
 }
@@ -218,9 +234,11 @@ __all__ = [
     "ChainTask",
     "Choice",
     "DependencyFailedError",
+    "DockerSandbox",
     "EntailmentResult",
     "Event",
     "EventBus",
+    "ExecResult",
     "Executor",
     "FailurePolicy",
     "ForethoughtError",
@@ -230,6 +248,7 @@ __all__ = [
     "GraphValidationError",
     "Hit",
     "LLMCompilerPlanner",
+    "Limits",
     "LiteLLMModel",
     "MCPToolset",
     "Message",
@@ -249,6 +268,8 @@ __all__ = [
     "PlanError",
     "PlanOutcome",
     "Planner",
+    "PoolConfig",
+    "ProcessSandbox",
     "ReActPlanner",
     "Rebase",
     "Recipe",
@@ -260,6 +281,7 @@ __all__ = [
     "RunContext",
     "RunError",
     "RunStore",
+    "Sandbox",
     "SandboxError",
     "ScriptedModel",
     "SearchPlanner",
@@ -294,10 +316,13 @@ __all__ = [
     "build_agent",
     "check_entailment",
     "load_recipe",
+    "make_sandbox",
     "parse_recipe",
+    "python_toolset",
     "register_planner",
     "register_strategy",
     "resolve_model",
+    "run_tests",
     "solve_smt",
     "tool",
 ]
