@@ -16,7 +16,7 @@ from forethought.exceptions import (
 )
 from forethought.models.scripted import ScriptedModel
 from forethought.runtime.context import RunContext
-from forethought.runtime.events import Event
+from forethought.runtime.events import Event, NodeFailed
 from forethought.runtime.executor import Executor, FailurePolicy, NodeStatus
 from forethought.runtime.graph import Ref, Subtask, TaskGraph, Template
 from forethought.tools.base import ToolRegistry, tool
@@ -146,7 +146,7 @@ async def test_retries_then_success() -> None:
     result = await Executor(make_ctx(events), policy=FailurePolicy(retries=2)).run(graph)
     assert result.output("f") == "done"
     assert result.nodes["f"].attempts == 3
-    retried = [e for e in events if e.kind == "node_failed"]
+    retried = [e for e in events if isinstance(e, NodeFailed)]
     assert len(retried) == 2 and all(e.will_retry for e in retried)
 
 

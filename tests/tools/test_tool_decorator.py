@@ -18,7 +18,7 @@ from forethought.exceptions import (
 )
 from forethought.models.scripted import ScriptedModel
 from forethought.runtime.context import RunContext
-from forethought.runtime.events import Event
+from forethought.runtime.events import Event, ToolCallFinished
 from forethought.tools.base import Tool, ToolRegistry, builtin_tools, tool
 
 
@@ -118,7 +118,8 @@ async def test_wrong_arguments_give_a_message_for_the_model(args: dict[str, obje
     with pytest.raises(ToolArgumentError, match="invalid arguments for tool 'search'") as info:
         await ctx.call_tool("search", args)
     assert message in str(info.value)
-    assert events[-1].error == str(info.value)
+    finished = events[-1]
+    assert isinstance(finished, ToolCallFinished) and finished.error == str(info.value)
 
 
 async def test_a_tool_that_raises_is_a_tool_execution_error() -> None:
