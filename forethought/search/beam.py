@@ -11,13 +11,12 @@ low budgets and on harder questions, where step errors compound, and can lose on
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import pydantic
 
-from forethought.search.base import Strategy, StrategyResult, validate_options
-from forethought.search.machine import StepMachine
-from forethought.search.ops import Block, SearchLog, expand, finalise, score, vote
+from forethought.search.base import StrategyResult
+from forethought.search.ops import Block, SearchLog, SearchStrategy, expand, score, vote
 from forethought.search.task import SearchTask, State
 
 
@@ -39,7 +38,7 @@ def rank(states: list[State], scores: list[float | None]) -> list[tuple[State, f
     return sorted(pairs, key=lambda p: -p[1])
 
 
-class BeamSearch(Strategy):
+class BeamSearch(SearchStrategy[BeamOptions]):
     """Step-level beam search: ``width`` beams, each expanded into ``expansion`` children,
     scored by the task's scorer (a process reward by default).
 
@@ -48,13 +47,6 @@ class BeamSearch(Strategy):
 
     name: ClassVar[str] = "beam"
     Options: ClassVar[type[pydantic.BaseModel]] = BeamOptions
-
-    def __init__(self, **options: Any) -> None:
-        self.options = validate_options(self.name, BeamOptions, options)
-
-    def steps(self, task: SearchTask) -> StepMachine:
-        log = SearchLog(task=task)
-        return (yield from finalise(log, self._search(task, log)))
 
     def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
         width, expansion = self.options.width, self.options.expansion

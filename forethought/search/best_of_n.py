@@ -11,13 +11,12 @@ the largest total score wins.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import pydantic
 
-from forethought.search.base import Strategy, StrategyResult, validate_options
-from forethought.search.machine import StepMachine
-from forethought.search.ops import Block, SearchLog, finalise, rollout, score, vote
+from forethought.search.base import StrategyResult
+from forethought.search.ops import Block, SearchLog, SearchStrategy, rollout, score, vote
 from forethought.search.task import SearchTask
 
 
@@ -31,7 +30,7 @@ class BestOfNOptions(pydantic.BaseModel):
     score over its samples."""
 
 
-class BestOfN(Strategy):
+class BestOfN(SearchStrategy[BestOfNOptions]):
     """Sample ``n`` complete solutions, score each with the task's scorer, keep the best.
 
     Calls: ``n`` samples plus what the scorer costs per candidate (one call for a model judge
@@ -40,13 +39,6 @@ class BestOfN(Strategy):
 
     name: ClassVar[str] = "best_of_n"
     Options: ClassVar[type[pydantic.BaseModel]] = BestOfNOptions
-
-    def __init__(self, **options: Any) -> None:
-        self.options = validate_options(self.name, BestOfNOptions, options)
-
-    def steps(self, task: SearchTask) -> StepMachine:
-        log = SearchLog(task=task)
-        return (yield from finalise(log, self._search(task, log)))
 
     def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
         finals = (yield from rollout(task, log, [task.root()], self.options.n))[0]

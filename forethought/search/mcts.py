@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import pydantic
 
-from forethought.search.base import Strategy, StrategyResult, validate_options
-from forethought.search.machine import StepMachine
-from forethought.search.ops import Block, SearchLog, expand, finalise, rollout, score
+from forethought.search.base import StrategyResult
+from forethought.search.ops import (
+    Block,
+    SearchLog,
+    SearchStrategy,
+    expand,
+    rollout,
+    score,
+)
 from forethought.search.task import SearchTask, State
 
 
@@ -74,7 +80,7 @@ class _Node:
             node = node.parent
 
 
-class MCTS(Strategy):
+class MCTS(SearchStrategy[MCTSOptions]):
     """Monte Carlo tree search with UCT: ``simulations`` iterations of select, expand by
     ``width`` children, evaluate, back up.
 
@@ -84,13 +90,6 @@ class MCTS(Strategy):
 
     name: ClassVar[str] = "mcts"
     Options: ClassVar[type[pydantic.BaseModel]] = MCTSOptions
-
-    def __init__(self, **options: Any) -> None:
-        self.options = validate_options(self.name, MCTSOptions, options)
-
-    def steps(self, task: SearchTask) -> StepMachine:
-        log = SearchLog(task=task)
-        return (yield from finalise(log, self._search(task, log)))
 
     def _select(self, root: _Node) -> _Node | None:
         """The leaf to expand: down the tree by UCT, never into an exhausted subtree (a final

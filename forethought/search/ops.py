@@ -10,14 +10,17 @@ and return :meth:`SearchLog.result` with ``partial=True``.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections import Counter
 from collections.abc import Generator, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
+
+import pydantic
 
 from forethought.exceptions import BudgetExceeded
-from forethought.search.base import Candidate, StrategyResult
-from forethought.search.machine import Action, Outcome, Sample, budget_hit
+from forethought.search.base import Candidate, Strategy, StrategyResult, validate_options
+from forethought.search.machine import Action, Outcome, Sample, StepMachine, budget_hit
 from forethought.search.scorers import Scorer
 from forethought.search.task import SearchTask, State
 
@@ -262,3 +265,27 @@ def finalise(log: SearchLog, body: Block[StrategyResult]) -> Block[StrategyResul
     except BudgetExceeded:
         log.stats["budget_exhausted"] = 1
         return log.result(partial=True)
+
+
+OptionsT = TypeVar("OptionsT", bound=pydantic.BaseModel)
+
+
+class SearchStrategy(Strategy, Generic[OptionsT]):
+    """A strategy over a :class:`SearchTask`: its options are validated once at construction,
+    and its search logs every candidate so :func:`finalise` can return the best so far,
+    marked partial, when the budget runs out. Subclasses set ``name`` and ``Options`` and
+    write :meth:`_search`.
+    """
+
+    options: OptionsT
+
+    def __init__(self, **options: Any) -> None:
+        self.options = cast(OptionsT, validate_options(self.name, self.Options, options))
+
+    def steps(self, task: SearchTask) -> StepMachine:
+        log = SearchLog(task=task)
+        return (yield from finalise(log, self._search(task, log)))
+
+    @abstractmethod
+    def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
+        """The search proper, as a step machine returning the chosen result."""

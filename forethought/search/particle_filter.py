@@ -19,13 +19,20 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import pydantic
 
-from forethought.search.base import Strategy, StrategyResult, validate_options
-from forethought.search.machine import StepMachine
-from forethought.search.ops import Block, SearchLog, expand, finalise, score, softmax, vote
+from forethought.search.base import StrategyResult
+from forethought.search.ops import (
+    Block,
+    SearchLog,
+    SearchStrategy,
+    expand,
+    score,
+    softmax,
+    vote,
+)
 from forethought.search.task import SearchTask, State
 
 
@@ -82,7 +89,7 @@ def resample(weights: list[float], k: int, rng: random.Random, method: str) -> l
     return rng.choices(range(len(weights)), weights, k=k)
 
 
-class ParticleFilter(Strategy):
+class ParticleFilter(SearchStrategy[ParticleFilterOptions]):
     """Particle filtering: step every unfinished particle, weight by process reward, resample.
 
     Calls per step: one proposal and one score per unfinished particle.
@@ -90,13 +97,6 @@ class ParticleFilter(Strategy):
 
     name: ClassVar[str] = "particle_filter"
     Options: ClassVar[type[pydantic.BaseModel]] = ParticleFilterOptions
-
-    def __init__(self, **options: Any) -> None:
-        self.options = validate_options(self.name, ParticleFilterOptions, options)
-
-    def steps(self, task: SearchTask) -> StepMachine:
-        log = SearchLog(task=task)
-        return (yield from finalise(log, self._search(task, log)))
 
     def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
         o = self.options

@@ -14,14 +14,21 @@ aggregation), or the best-scored one.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import pydantic
 
-from forethought.search.base import Strategy, StrategyResult, validate_options
+from forethought.search.base import StrategyResult
 from forethought.search.beam import rank
-from forethought.search.machine import StepMachine
-from forethought.search.ops import Block, SearchLog, expand, finalise, score, softmax, vote
+from forethought.search.ops import (
+    Block,
+    SearchLog,
+    SearchStrategy,
+    expand,
+    score,
+    softmax,
+    vote,
+)
 from forethought.search.task import SearchTask, State
 
 
@@ -51,7 +58,7 @@ def allocate(total: int, weights: list[float]) -> list[int]:
     return parts
 
 
-class Rebase(Strategy):
+class Rebase(SearchStrategy[RebaseOptions]):
     """Reward-balanced expansion: each depth's budget is split among open nodes by a softmax
     of their rewards.
 
@@ -60,13 +67,6 @@ class Rebase(Strategy):
 
     name: ClassVar[str] = "rebase"
     Options: ClassVar[type[pydantic.BaseModel]] = RebaseOptions
-
-    def __init__(self, **options: Any) -> None:
-        self.options = validate_options(self.name, RebaseOptions, options)
-
-    def steps(self, task: SearchTask) -> StepMachine:
-        log = SearchLog(task=task)
-        return (yield from finalise(log, self._search(task, log)))
 
     def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
         o = self.options

@@ -10,13 +10,12 @@ wrong answer, so accuracy plateaus below coverage.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pydantic
 
-from forethought.search.base import Strategy, StrategyResult, validate_options
-from forethought.search.machine import StepMachine
-from forethought.search.ops import Block, SearchLog, finalise, rollout, tally, vote
+from forethought.search.base import StrategyResult
+from forethought.search.ops import Block, SearchLog, SearchStrategy, rollout, tally, vote
 from forethought.search.task import SearchTask
 
 
@@ -27,7 +26,7 @@ class SelfConsistencyOptions(pydantic.BaseModel):
     """Reasoning paths sampled (one model call each); the paper used 40."""
 
 
-class SelfConsistency(Strategy):
+class SelfConsistency(SearchStrategy[SelfConsistencyOptions]):
     """Majority vote over the normalised final answers of ``n`` sampled solutions.
 
     Each candidate's ``meta["votes"]`` is the number of samples that gave its answer; ties
@@ -36,13 +35,6 @@ class SelfConsistency(Strategy):
 
     name: ClassVar[str] = "self_consistency"
     Options: ClassVar[type[pydantic.BaseModel]] = SelfConsistencyOptions
-
-    def __init__(self, **options: Any) -> None:
-        self.options = validate_options(self.name, SelfConsistencyOptions, options)
-
-    def steps(self, task: SearchTask) -> StepMachine:
-        log = SearchLog(task=task)
-        return (yield from finalise(log, self._search(task, log)))
 
     def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
         finals = (yield from rollout(task, log, [task.root()], self.options.n))[0]

@@ -17,14 +17,21 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Hashable
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import pydantic
 
-from forethought.search.base import Strategy, StrategyResult, validate_options
+from forethought.search.base import StrategyResult
 from forethought.search.beam import rank
-from forethought.search.machine import Sample, StepMachine, budget_hit
-from forethought.search.ops import Block, SearchLog, budget_error, expand, finalise, score
+from forethought.search.machine import Sample, budget_hit
+from forethought.search.ops import (
+    Block,
+    SearchLog,
+    SearchStrategy,
+    budget_error,
+    expand,
+    score,
+)
 from forethought.search.scorers import Scorer, Staged, ValueScorer
 from forethought.search.task import SearchTask, State
 
@@ -90,20 +97,13 @@ class BFSOptions(_Evaluation):
     """Seed of ``selection="sample"``."""
 
 
-class TreeOfThoughtsBFS(Strategy):
+class TreeOfThoughtsBFS(SearchStrategy[BFSOptions]):
     """Tree of Thoughts, breadth-first: per level, generate thoughts from every kept state,
     evaluate the new states, keep the ``breadth`` best.
     """
 
     name: ClassVar[str] = "tot_bfs"
     Options: ClassVar[type[pydantic.BaseModel]] = BFSOptions
-
-    def __init__(self, **options: Any) -> None:
-        self.options = validate_options(self.name, BFSOptions, options)
-
-    def steps(self, task: SearchTask) -> StepMachine:
-        log = SearchLog(task=task)
-        return (yield from finalise(log, self._search(task, log)))
 
     def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
         o = self.options
@@ -163,20 +163,13 @@ class DFSOptions(_Evaluation):
     a verified solution)."""
 
 
-class TreeOfThoughtsDFS(Strategy):
+class TreeOfThoughtsDFS(SearchStrategy[DFSOptions]):
     """Tree of Thoughts, depth-first: expand the most promising state first, prune states
     valued below ``threshold``, backtrack from dead ends, stop at an accepted solution.
     """
 
     name: ClassVar[str] = "tot_dfs"
     Options: ClassVar[type[pydantic.BaseModel]] = DFSOptions
-
-    def __init__(self, **options: Any) -> None:
-        self.options = validate_options(self.name, DFSOptions, options)
-
-    def steps(self, task: SearchTask) -> StepMachine:
-        log = SearchLog(task=task)
-        return (yield from finalise(log, self._search(task, log)))
 
     def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
         o = self.options
