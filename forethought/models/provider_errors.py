@@ -47,6 +47,23 @@ def no_response(exc: BaseException) -> bool:
     return False
 
 
+def never_sent(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by the client before any request left (missing credentials,
+    a bad client option). The OpenAI SDK raises a plain ``OpenAIError`` for these and litellm
+    relabels it HTTP 500; retrying cannot help.
+    """
+    import openai
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, openai.OpenAIError) and not isinstance(current, openai.APIError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def classify(exc: BaseException) -> Failure | None:
     """``None`` for exceptions that are not provider failures (bugs propagate unchanged)."""
     import httpx
@@ -54,6 +71,8 @@ def classify(exc: BaseException) -> Failure | None:
 
     if not isinstance(exc, openai.OpenAIError | httpx.TransportError | TimeoutError):
         return None
+    if never_sent(exc):
+        return Failure(retryable=False, status=None)
     if no_response(exc):
         return Failure(retryable=True, status=None)
     status = getattr(exc, "status_code", None)

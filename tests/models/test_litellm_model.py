@@ -329,6 +329,18 @@ async def test_connection_refused_is_a_model_error(server: FakeOpenAI) -> None:
     assert not isinstance(info.value, ModelHTTPError)
 
 
+async def test_missing_credentials_fail_at_once_without_a_request(server: FakeOpenAI) -> None:
+    # No api_key and no OPENAI_API_KEY (the test environment removes it): the OpenAI client
+    # refuses before sending, litellm calls that HTTP 500, and it must not be retried.
+    model = LiteLLMModel(MODEL, api_base=server.base_url, max_retries=3)
+    start = time.monotonic()
+    with pytest.raises(ModelError, match="Missing credentials") as info:
+        await model.request(ask())
+    assert not isinstance(info.value, ModelHTTPError)
+    assert "gave up after" not in str(info.value)
+    assert server.requests == [] and time.monotonic() - start < 2
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 async def test_client_errors_are_not_retried(server: FakeOpenAI, status: int) -> None:
     import openai  # loaded with litellm already
