@@ -96,3 +96,13 @@ def test_misconfiguration_is_reported_clearly(kwargs: dict[str, object], error: 
 def test_empty_question_is_rejected() -> None:
     with pytest.raises(UserError, match="non-empty string"):
         Agent(store=None).run("  ")
+
+
+def test_errors_from_run_carry_no_stray_event_loop_context() -> None:
+    boom = ModelHTTPError("bad key", status_code=401, model="scripted")
+    agent = Agent(ScriptedModel([boom]), store=None)
+    with pytest.raises(ModelHTTPError) as info:
+        agent.run("hello?")
+    # The sync wrapper must not run the agent inside an `except RuntimeError:` block, or every
+    # error would be chained to "no running event loop" and tracebacks would say so.
+    assert not isinstance(info.value.__context__, RuntimeError)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from forethought._sync import run_sync
 from forethought.exceptions import ForethoughtError, UserError
 from forethought.models.base import Model
 from forethought.models.messages import Usage
@@ -195,12 +196,8 @@ class Agent:
 
     def run(self, question: str, *, budget: Budget | None = None) -> AgentResult:
         """Synchronous :meth:`arun` (use ``arun`` inside an event loop)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.arun(question, budget=budget))
-        raise UserError("Agent.run() was called inside a running event loop; "
-                        "use 'await agent.arun(...)' there")
+        return run_sync(self.arun(question, budget=budget), name="Agent.run()",
+                        async_form="agent.arun(...)")
 
     def close(self) -> None:
         if self._store is not None and not isinstance(self._store_spec, RunStore):

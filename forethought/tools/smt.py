@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeAlias
 
 import pydantic
 
+from forethought._sync import run_sync
 from forethought.exceptions import ModelRetry, UserError
 from forethought.tools._z3 import Context, Expr, z3_module
 from forethought.tools.base import FunctionTool, Tool, ToolFactory
@@ -195,12 +196,8 @@ async def asolve_smt(problem: str | ConstraintProblem | dict[str, Any], *,
 def solve_smt(problem: str | ConstraintProblem | dict[str, Any], *, unsat_core: bool = False,
               timeout_s: float = 10.0) -> SmtResult:
     """Synchronous :func:`asolve_smt` (use that one inside an event loop)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(asolve_smt(problem, unsat_core=unsat_core, timeout_s=timeout_s))
-    raise UserError("solve_smt() was called inside a running event loop; use "
-                    "'await asolve_smt(...)'")
+    return run_sync(asolve_smt(problem, unsat_core=unsat_core, timeout_s=timeout_s),
+                    name="solve_smt()", async_form="asolve_smt(...)")
 
 
 _DESCRIPTION = """Check constraints with the z3 SMT solver: finds values satisfying all of \

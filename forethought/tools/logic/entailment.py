@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import Literal, TypeAlias
 
+from forethought._sync import run_sync
 from forethought.exceptions import UserError
 from forethought.tools.logic.eprover import decide_with_eprover, eprover_path
 from forethought.tools.logic.formulas import Equals, Formula, Signature, subformulas
@@ -117,14 +118,9 @@ def check_entailment(premises: Sequence[str | Formula], conclusion: str | Formul
                      backend: BackendChoice = "z3", require_agreement: bool = False,
                      timeout_s: float = 10.0) -> EntailmentResult:
     """Synchronous :func:`acheck_entailment` (use that one inside an event loop)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(acheck_entailment(premises, conclusion, backend=backend,
-                                             require_agreement=require_agreement,
-                                             timeout_s=timeout_s))
-    raise UserError("check_entailment() was called inside a running event loop; use "
-                    "'await acheck_entailment(...)' there")
+    return run_sync(acheck_entailment(premises, conclusion, backend=backend,
+                                      require_agreement=require_agreement, timeout_s=timeout_s),
+                    name="check_entailment()", async_form="acheck_entailment(...)")
 
 
 __all__ = ["BackendChoice", "acheck_entailment", "check_entailment", "parse_problem"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forethought._sync import run_sync
 from forethought.exceptions import UserError
 from forethought.tools.retrieval.embeddings import Embedder
 from forethought.tools.retrieval.index import (
@@ -126,7 +127,8 @@ class Retriever:
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """Sync form of :meth:`asearch` (not from inside a running event loop)."""
-        return asyncio.run(self.asearch(query, k))
+        return run_sync(self.asearch(query, k), name="Retriever.search()",
+                        async_form="retriever.asearch(...)")
 
 
 def open_index(*, corpus: str | Path | None = None, index: str | Path | None = None,
