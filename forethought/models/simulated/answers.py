@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import re
+from collections.abc import Callable
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import lru_cache
@@ -129,3 +131,24 @@ def fallback_distractors(answer: str) -> tuple[str, ...]:
     if opposites is not None:
         return tuple(o.capitalize() if word[:1].isupper() else o for o in opposites)
     return (f"not {word}", f"almost {word}", "none of these")
+
+
+_CHOICE = re.compile(r"^\s*Choice\s+(\d+)\s*:\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def vote_reply(text: str, is_good: Callable[[str], bool], fpr: float, rng: random.Random,
+               reason: str) -> str:
+    """A vote among the ``Choice n:`` blocks of ``text`` (Tree of Thoughts' vote prompt): a
+    choice ``is_good`` judges sound, or with probability ``fpr`` (and when none is) any choice.
+    ``reason`` is the first line, with ``{pick}`` for the chosen number.
+    """
+    marks = list(_CHOICE.finditer(text))
+    if not marks:
+        return "There are no choices to compare.\nThe best choice is 1"
+    good: list[int] = []
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        if is_good(text[mark.end():end]):
+            good.append(int(mark.group(1)))
+    pick = rng.choice(good) if good and rng.random() >= fpr else int(rng.choice(marks).group(1))
+    return f"{reason.format(pick=pick)}\nThe best choice is {pick}"

@@ -24,6 +24,7 @@ from itertools import combinations
 from typing import TYPE_CHECKING
 
 from forethought.models.messages import ModelRequest
+from forethought.models.simulated.answers import vote_reply
 from forethought.models.simulated.arithmetic import evaluate, parse_expression
 
 if TYPE_CHECKING:
@@ -224,22 +225,14 @@ def _judge(policy: Policy, request: ModelRequest, text: str, rng: random.Random)
     return "Yes\nThe expression reaches 24." if accept else "No\nThe expression is wrong."
 
 
-_CHOICE = re.compile(r"^\s*Choice\s+(\d+)\s*:\s*$", re.IGNORECASE | re.MULTILINE)
+def _can_reach_24(block: str) -> bool:
+    values, _ = _current(block)
+    return bool(values) and solvable(values)
 
 
 def _vote(policy: Policy, text: str, rng: random.Random) -> str:
-    marks = list(_CHOICE.finditer(text))
-    if not marks:
-        return "There are no choices to compare.\nThe best choice is 1"
-    good: list[int] = []
-    for i, mark in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        values, _ = _current(text[mark.end():end])
-        if values and solvable(values):
-            good.append(int(mark.group(1)))
     fpr, _ = policy.judge_error_rates(0.5)
-    pick = rng.choice(good) if good and rng.random() >= fpr else int(rng.choice(marks).group(1))
-    return f"Choice {pick} can still reach 24.\nThe best choice is {pick}"
+    return vote_reply(text, _can_reach_24, fpr, rng, "Choice {pick} can still reach 24.")
 
 
 def reply(policy: Policy, request: ModelRequest, rng: random.Random) -> str:

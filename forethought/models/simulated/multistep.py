@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from forethought.exceptions import UserError
 from forethought.models.messages import ModelRequest
 from forethought.models.simulated import game24
-from forethought.models.simulated.answers import fallback_distractors, same_answer
+from forethought.models.simulated.answers import fallback_distractors, same_answer, vote_reply
 from forethought.models.simulated.task import Instance, SimulatedTask
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ SEARCH_PURPOSES = frozenset({"propose", "rollout", "step", "value", "vote"})
 _STEP = re.compile(r"^\s*Step\s+(\d+)\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 _CODE = re.compile(r"\br(\d+)\s*=\s*([0-9a-f]{4})\b")
 _ANSWER = re.compile(r"^\s*Answer\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
-_CHOICE = re.compile(r"^\s*Choice\s+(\d+)\s*:\s*$", re.IGNORECASE | re.MULTILINE)
 _PHRASES = ("I work out intermediate result {n}:", "Building on the previous steps,",
             "Next I combine what is known so far:", "Checking the facts needed for step {n},")
 
@@ -163,17 +162,9 @@ def reward(policy: Policy, good: bool, difficulty: float, rng: random.Random) ->
 
 
 def _vote(policy: Policy, text: str, task: SimulatedTask, rng: random.Random) -> str:
-    marks = list(_CHOICE.finditer(text))
-    if not marks:
-        return "There are no choices to compare.\nThe best choice is 1"
-    good: list[int] = []
-    for i, mark in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        if read_path(text[mark.end():end], task).on_track:
-            good.append(int(mark.group(1)))
     fpr, _ = policy.judge_error_rates(task.difficulty)
-    pick = rng.choice(good) if good and rng.random() >= fpr else int(rng.choice(marks).group(1))
-    return f"Comparing the choices, choice {pick} looks the most sound.\nThe best choice is {pick}"
+    return vote_reply(text, lambda block: read_path(block, task).on_track, fpr, rng,
+                      "Comparing the choices, choice {pick} looks the most sound.")
 
 
 def search_reply(policy: Policy, request: ModelRequest, instance: Instance | None,
