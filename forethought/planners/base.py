@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from forethought._options import validate_options
 from forethought.exceptions import UnknownNameError
 from forethought.runtime.context import RunContext
 from forethought.runtime.executor import GraphResult
+from forethought.tools.base import ToolRegistry
 
 PlanStatus = Literal["ok", "failed", "budget_exhausted", "cancelled"]
 
@@ -98,3 +100,14 @@ def _search() -> type[Planner]:
 
 
 register_planner("search", _search)
+
+
+def describe_tools(tools: ToolRegistry, *, empty: str) -> str:
+    """The tool list a planner's prompt shows: name, parameters, description, JSON schema;
+    ``empty`` when there are no tools.
+    """
+    if not len(tools):
+        return empty
+    return "\n".join(f"- {t.name}({', '.join(t.parameters.get('properties', {}))}): "
+                     f"{t.description}\n  arguments schema: {json.dumps(t.parameters)}"
+                     for t in tools)

@@ -9,7 +9,6 @@ A join step then reads the results and either answers or asks for a new plan (bo
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -18,7 +17,7 @@ import pydantic
 
 from forethought.exceptions import BudgetExceeded, GraphValidationError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
-from forethought.planners.base import Planner, PlanOutcome
+from forethought.planners.base import Planner, PlanOutcome, describe_tools
 from forethought.planners.plan_parser import PlanLineError, PlannedTask, StreamingPlanParser
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import PlannerEvent
@@ -89,6 +88,7 @@ class _Round:
         return "\n".join(lines) or "(the plan had no tasks)"
 
 
+_NO_TOOLS = "(no tools: write only `1. join()`)"
 _DETERMINISTIC = ModelSettings(temperature=0.0)
 """Plans and joins are decisions, not samples (as in LLMCompiler); this also lets the
 response cache serve re-runs."""
@@ -191,8 +191,8 @@ class LLMCompilerPlanner(Planner):
                      + f"\n\nWrite a new plan. Number its tasks from {offset + 1}; you may use "
                      f"the earlier results as $n.")
         request = ModelRequest(
-            messages=(Message.system(PLAN_SYSTEM.format(tools=_describe(ctx.tools),
-                                                        first=offset + 1)),
+            messages=(Message.system(PLAN_SYSTEM.format(
+                tools=describe_tools(ctx.tools, empty=_NO_TOOLS), first=offset + 1)),
                       Message.user(user)),
             purpose="plan", settings=_DETERMINISTIC,
             metadata={"tools": ",".join(ctx.tools.names()), "task_offset": str(offset),
@@ -256,14 +256,6 @@ class LLMCompilerPlanner(Planner):
     def _event(ctx: RunContext, action: str, detail: str) -> None:
         if ctx.events.active:
             ctx.events.emit(PlannerEvent(action=action, detail=detail))
-
-
-def _describe(tools: ToolRegistry) -> str:
-    if not len(tools):
-        return "(no tools: write only `1. join()`)"
-    return "\n".join(f"- {t.name}({', '.join(t.parameters.get('properties', {}))}): "
-                     f"{t.description}\n  arguments schema: {json.dumps(t.parameters)}"
-                     for t in tools)
 
 
 def _bind_positional(tools: ToolRegistry, task: PlannedTask) -> dict[str, Any]:

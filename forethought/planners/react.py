@@ -14,7 +14,6 @@ partial.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,11 +21,11 @@ import pydantic
 
 from forethought.exceptions import BudgetExceeded, ToolError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
-from forethought.planners.base import Planner, PlanOutcome
+from forethought.planners.base import Planner, PlanOutcome, describe_tools
 from forethought.planners.react_actions import Finish, InvalidAction, parse_action
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import PlannerEvent
-from forethought.tools.base import ToolRegistry, render_output
+from forethought.tools.base import render_output
 
 REACT_SYSTEM = """\
 Answer the question by reasoning step by step and using tools.
@@ -61,12 +60,6 @@ class _Transcript:
     """The latest successful tool result: the partial answer if the run stops early."""
 
 
-def describe_tools(tools: ToolRegistry) -> str:
-    if not len(tools):
-        return "(no tools: reason step by step, then Finish)"
-    return "\n".join(f"- {t.name}({', '.join(t.parameters.get('properties', {}))}): "
-                     f"{t.description}\n  arguments schema: {json.dumps(t.parameters)}"
-                     for t in tools)
 
 
 class ReActPlanner(Planner):
@@ -82,7 +75,8 @@ class ReActPlanner(Planner):
 
     async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
         transcript = _Transcript(question=question, messages=[
-            Message.system(REACT_SYSTEM.format(tools=describe_tools(ctx.tools))),
+            Message.system(REACT_SYSTEM.format(tools=describe_tools(
+                ctx.tools, empty="(no tools: reason step by step, then Finish)"))),
             Message.user(f"Question: {question}")])
         for step in range(1, self.max_steps + 1):
             try:
