@@ -159,7 +159,9 @@ def _propose(policy: Policy, values: tuple[Fraction, ...], rng: random.Random) -
             break
         chosen.add(move)
         if rng.random() < SLIP_RATE:
-            lines.append(move.line(move.result + rng.choice((-1, 1))))
+            slip = rng.choice((-1, 1))
+            # An off-by-one that never turns a result negative: the format has no minus sign.
+            lines.append(move.line(move.result + (1 if move.result + slip < 0 else slip)))
         else:
             lines.append(move.line())
     return "\n".join(lines)
