@@ -246,6 +246,7 @@ class LiteLLMModel(Model):
             temperature=d.temperature if s.temperature is None else s.temperature,
             max_tokens=d.max_tokens if s.max_tokens is None else s.max_tokens,
             seed=d.seed if s.seed is None else s.seed,
+            top_p=d.top_p if s.top_p is None else s.top_p,
             stop=s.stop or d.stop,
             timeout_s=d.timeout_s if s.timeout_s is None else s.timeout_s,
         )
@@ -275,6 +276,7 @@ class LiteLLMModel(Model):
             "n": s.n if s.n != 1 else None,
             "temperature": s.temperature,
             "seed": s.seed,
+            "top_p": s.top_p,
             "max_tokens": s.max_tokens,
             "stop": list(s.stop) or None,
             "tools": [t.to_openai() for t in request.tools] or None,

@@ -83,6 +83,7 @@ class ModelSettings:
     temperature: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    top_p: float | None = None
     n: int = 1
     """Number of independent samples to draw in one call."""
     stop: tuple[str, ...] = ()
@@ -115,7 +116,7 @@ class ModelRequest:
 
     def cache_payload(self) -> dict[str, Any]:
         """The parts of the request that determine the reply, for content addressing."""
-        return {
+        payload: dict[str, Any] = {
             "messages": [m.to_openai() for m in self.messages],
             "tools": [t.to_openai() for t in self.tools],
             "tool_choice": self.tool_choice,
@@ -127,6 +128,10 @@ class ModelRequest:
             "n": self.settings.n,
             "stop": list(self.settings.stop),
         }
+        # Added only when set, so the keys of requests that never use it stay as they were.
+        if self.settings.top_p is not None:
+            payload["top_p"] = self.settings.top_p
+        return payload
 
     def prompt_chars(self) -> int:
         return sum(len(m.content) for m in self.messages)
