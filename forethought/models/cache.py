@@ -11,10 +11,11 @@ The key of a response is the SHA-256 of a canonical JSON document holding the mo
 (:meth:`Model.cache_identity`: the model string, and for LiteLLM models the ``api_base`` and
 the provider options, so two servers answering to one name never share replies), everything
 in the request that determines the reply (:meth:`ModelRequest.cache_payload`, with the model's
-default settings applied) and a *sample slot*. By default only deterministic calls (temperature 0) are cached. With
-``mode="always"`` sampled calls are cached too, and the slot keeps independent samples
-independent: the k-th identical request in a process gets slot k, so best-of-N still sees N
-different answers, and running the whole program again replays the same N answers.
+default settings applied) and a *sample slot*. By default only deterministic calls
+(temperature 0) are cached. With ``mode="always"`` sampled calls are cached too, and the slot
+keeps independent samples independent: the k-th identical request in a process gets slot k,
+so best-of-N still sees N different answers, and running the whole program again replays the
+same N answers.
 
 A hit costs nothing: its :class:`Usage` is all zeros (no tokens, cost, latency or provider
 call), so budgets and reports show real spend only, and the response has ``cached=True`` (the
