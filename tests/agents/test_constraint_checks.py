@@ -323,3 +323,9 @@ def test_without_a_sandbox_python_checks_are_unknown() -> None:
     [(status, reason)] = _run(_set(PythonCheck(code="def check(c):\n    return True")))
     assert status == "unknown"
     assert reason.startswith("the python check needs a tool: unknown tool 'python'")
+
+
+def test_the_installed_natural_plan_checkers_are_found_by_entry_point() -> None:
+    names = checker_names()
+    for domain, rule in [("calendar", "busy"), ("meeting", "most_friends"), ("trip", "flights")]:
+        assert f"natural_plan.{domain}.{rule}" in names
