@@ -14,11 +14,19 @@ from forethought.agents.constraints import (
     Verdict,
 )
 from forethought.exceptions import UserError
-from forethought.tasks.natural_plan.calendars import calendar_constraints, parse_calendar_prompt
+from forethought.tasks.natural_plan.calendars import (
+    calendar_constraints,
+    parse_calendar_prompt,
+    parse_slot,
+)
 from forethought.tasks.natural_plan.dataset import DOMAINS, Domain, Instance
 from forethought.tasks.natural_plan.meeting_checks import meeting_constraints
-from forethought.tasks.natural_plan.meetings import parse_meeting_prompt
-from forethought.tasks.natural_plan.trips import parse_trip_prompt, trip_constraints
+from forethought.tasks.natural_plan.meetings import parse_meeting_prompt, parse_plan
+from forethought.tasks.natural_plan.trips import (
+    parse_itinerary,
+    parse_trip_prompt,
+    trip_constraints,
+)
 
 FAMILIES: dict[Domain, str] = {d: f"natural_plan.{d}" for d in DOMAINS}
 
@@ -46,6 +54,15 @@ def _cached(domain: Domain, prompt: str, instance_id: str) -> ConstraintSet:
 def instance_constraints(instance: Instance) -> ConstraintSet:
     """The constraint set of a dataset instance (parsed once, then cached)."""
     return _cached(instance.domain, instance.prompt_0shot, instance.id)
+
+
+def clear_plan_caches() -> None:
+    """Forget parsed plans. A plan is parsed once for all of its constraints' checkers (the
+    parsers keep recent results); benchmarks clear them so that each pass parses afresh.
+    """
+    parse_slot.cache_clear()
+    parse_plan.cache_clear()
+    parse_itinerary.cache_clear()
 
 
 def check_plan(constraint_set: ConstraintSet, plan: str) -> list[ConstraintResult]:
