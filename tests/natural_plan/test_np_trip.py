@@ -74,6 +74,12 @@ def test_the_itinerary_parser_reads_stays_and_flights() -> None:
     assert it.flights[0] == Flight(day=2, src="Reykjavik", dst="Stockholm")
     assert not it.unparsed
     assert parse_itinerary("Day 3: relax").unparsed == ("Day 3: relax",)
+    # A stay may be written without "Visit X for n days": its span gives the days.
+    loose = parse_itinerary("**Day 1-2:** Arriving in Brussels and attend the conference.\n"
+                            "**Day 2:** Fly from Brussels to Split.\n**Day 2-5:** Stay in Split.")
+    assert loose.visits == (Visit(city="Brussels", first=1, last=2, stated_days=2),
+                            Visit(city="Split", first=2, last=5, stated_days=4))
+    assert not loose.unparsed
 
 
 def test_every_golden_plan_passes_and_is_rendered_exactly_from_its_order() -> None:

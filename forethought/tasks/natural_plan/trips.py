@@ -135,8 +135,8 @@ def parse_trip_prompt(prompt: str) -> TripProblem:
 # --- the itinerary --------------------------------------------------------------------------
 
 _PLACE = r"[A-Z][\w'-]*(?: [A-Z][\w'-]*)*"
-_STAY_LINE = re.compile(rf"Day (?P<a>\d+)\s*-\s*(?P<b>\d+)\b.*?(?:Visit|visit|in) "
-                        rf"(?P<city>{_PLACE}) for (?P<n>\d+) days?")
+_STAY_LINE = re.compile(rf"Day (?P<a>\d+)\s*-\s*(?P<b>\d+)\b.*?\b(?:Visit|visit|in|at) "
+                        rf"(?P<city>{_PLACE})\b(?:.*?\bfor (?P<n>\d+) days?)?")
 _FLY_LINE = re.compile(rf"Day (?P<d>\d+)\b.*?Fly from (?P<src>{_PLACE}) to (?P<dst>{_PLACE})")
 
 
@@ -165,8 +165,8 @@ class Itinerary:
 
 @functools.lru_cache(maxsize=4096)
 def parse_itinerary(text: str) -> Itinerary:
-    """The stays (``Day a-b: ... Visit X for n days``) and flights (``Day d: Fly from A to
-    B``) of an answer, in order.
+    """The stays (``Day a-b: ... Visit X for n days``, ``Day a-b: Arriving in X and ...``)
+    and flights (``Day d: Fly from A to B``) of an answer, in order.
     """
     visits: list[Visit] = []
     flights: list[Flight] = []
@@ -177,8 +177,10 @@ def parse_itinerary(text: str) -> Itinerary:
             flights.append(Flight(day=int(fly.group("d")), src=fly.group("src"),
                                   dst=fly.group("dst")))
         elif stay := _STAY_LINE.search(line):
-            visits.append(Visit(city=stay.group("city"), first=int(stay.group("a")),
-                                last=int(stay.group("b")), stated_days=int(stay.group("n"))))
+            first, last = int(stay.group("a")), int(stay.group("b"))
+            stated = stay.group("n")  # "for n days" is optional; the span says it too
+            visits.append(Visit(city=stay.group("city"), first=first, last=last,
+                                stated_days=int(stated) if stated else last - first + 1))
         elif line.startswith("Day "):
             unparsed.append(line)
     return Itinerary(visits=tuple(visits), flights=tuple(flights), unparsed=tuple(unparsed))
