@@ -72,7 +72,6 @@ def _load_entry_points() -> None:
         return
     from importlib.metadata import entry_points
 
-    _entry_points_loaded = True
     for ep in entry_points(group="forethought.checkers"):
         obj: object = ep.load()
         if isinstance(obj, Mapping):
@@ -83,6 +82,8 @@ def _load_entry_points() -> None:
         else:
             raise UserError(f"entry point {ep.name!r} ({ep.value}) is neither a checker "
                             f"function nor a mapping of names to checkers")
+    # Only once all loaded: a bad plugin fails every lookup, not just the first.
+    _entry_points_loaded = True
 
 
 def checker_names() -> list[str]:

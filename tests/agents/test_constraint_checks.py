@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -56,12 +56,10 @@ def _run(cs: ConstraintSet, candidate: str = CANDIDATE, **kw: Any) -> list[tuple
 
 
 @pytest.fixture
-def scratch_checkers() -> Iterator[None]:
-    """Checkers registered by a test are forgotten afterwards."""
-    saved = dict(checks._CHECKERS)  # pyright: ignore[reportPrivateUsage]
-    yield
-    checks._CHECKERS.clear()  # pyright: ignore[reportPrivateUsage]
-    checks._CHECKERS.update(saved)  # pyright: ignore[reportPrivateUsage]
+def scratch_checkers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkers registered (or entry points loaded) by a test are forgotten afterwards."""
+    monkeypatch.setattr(checks, "_CHECKERS", dict(checks._CHECKERS))  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.setattr(checks, "_entry_points_loaded", checks._entry_points_loaded)  # pyright: ignore[reportPrivateUsage]
 
 
 # --- z3 -------------------------------------------------------------------------------------
@@ -264,6 +262,8 @@ def test_entry_points_register_single_checkers_and_families(
     monkeypatch.setattr(checks, "_entry_points_loaded", False)
     with pytest.raises(UserError, match=r"entry point 'plug.bad' \(plug:BAD\) is neither"):
         checker_names()
+    with pytest.raises(UserError, match=r"entry point 'plug.bad'"):
+        get_checker("plug.one")  # still refused: a broken plugin is not forgotten
 
 
 def test_a_bad_timeout_is_refused() -> None:

@@ -12,10 +12,11 @@ re-checked exactly by the caller, never assumed right.
   earliest availability), then the start of the last free window. A window start is a
   start that fits while one a minute earlier does not: "fits(start) and not fits(start -
   1)", maximised.
-- Meeting: whether each friend is met, when, and who follows whom (``x_i_j``: j right after
-  i; every met friend has exactly one predecessor, the start or a met friend, and every place
-  at most one successor; times increase along the chain, so there are no cycles), maximising
-  the number met. The order is then timed as early as possible.
+- Meeting: whether each friend j is met (``m<j>``), when (``s<j>``), and who follows whom
+  (``x_<j>``: j is met first; ``x<i>_<j>``: j right after i). Every met friend has exactly
+  one predecessor, the start or a met friend, and every place at most one successor; times
+  increase along the chain, so there are no cycles. The number met is maximised, and the
+  order is then timed as early as possible.
 - Trip: which city is at each position (all different), the day each stay begins (stays
   share their flight day), direct flights between neighbours, events inside their stays.
 """
@@ -34,7 +35,7 @@ from forethought.tasks.natural_plan.calendars import WEEK, Busy, CalendarProblem
 from forethought.tasks.natural_plan.calendars import render_plan as render_calendar
 from forethought.tasks.natural_plan.meetings import Friend, MeetingProblem
 from forethought.tasks.natural_plan.meetings import render_plan as render_meeting
-from forethought.tasks.natural_plan.trips import Stay, TripProblem
+from forethought.tasks.natural_plan.trips import Event, Stay, TripProblem
 from forethought.tasks.natural_plan.trips import render_plan as render_trip
 
 Decoder = Callable[[Mapping[str, Any]], str]
@@ -202,8 +203,6 @@ def formalise_meeting(cs: ConstraintSet) -> Formal:
 # --- trip -----------------------------------------------------------------------------------
 
 def trip_problem(cs: ConstraintSet) -> TripProblem:
-    from forethought.tasks.natural_plan.trips import Event
-
     stays = tuple(Stay(city=p["city"], days=p["days"], sentence="")
                   for _, p in _params(cs, "stay"))
     events = tuple(Event(city=p["city"], first=p["first"], last=p["last"], sentence="")
