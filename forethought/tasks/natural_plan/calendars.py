@@ -22,11 +22,11 @@ from forethought.agents.constraints import (
     CheckOutcome,
     Constraint,
     ConstraintSet,
-    RegisteredCheck,
     satisfied,
     violated,
 )
 from forethought.exceptions import UserError
+from forethought.tasks.natural_plan._build import after_last, constraint, key, reading
 from forethought.tasks.natural_plan._clock import format_24h, parse_24h
 
 FAMILY = "natural_plan.calendar"
@@ -133,7 +133,7 @@ def _breaks(w: Wish, day: str, start: int, end: int) -> bool:
 
 def task_text(prompt: str) -> str:
     """The last task of a (few-shot) prompt, without the examples before it."""
-    return prompt[prompt.rfind("TASK:") + len("TASK:"):] if "TASK:" in prompt else prompt
+    return after_last(prompt, "TASK:").removeprefix("TASK:")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -272,39 +272,31 @@ def check_format(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return violated(_NO_SLOT) if slot is None else satisfied(f"the answer proposes {slot}")
 
 
-def check_length(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    slot = _slot_or_violation(candidate)
-    if isinstance(slot, CheckOutcome):
-        return slot
+@reading(_slot_or_violation)
+def check_length(slot: Slot, params: Mapping[str, Any]) -> CheckOutcome:
     if slot.end - slot.start != params["minutes"]:
         return violated(f"{slot} lasts {slot.end - slot.start} minutes, not "
                         f"{params['minutes']}")
     return satisfied(f"{slot} lasts {params['minutes']} minutes")
 
 
-def check_work_hours(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    slot = _slot_or_violation(candidate)
-    if isinstance(slot, CheckOutcome):
-        return slot
+@reading(_slot_or_violation)
+def check_work_hours(slot: Slot, params: Mapping[str, Any]) -> CheckOutcome:
     hours = f"{format_24h(params['start'])} to {format_24h(params['end'])}"
     if slot.start < params["start"] or slot.end > params["end"] or slot.end <= slot.start:
         return violated(f"{slot} is not within the work hours of {hours}")
     return satisfied(f"{slot} is within {hours}")
 
 
-def check_days(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    slot = _slot_or_violation(candidate)
-    if isinstance(slot, CheckOutcome):
-        return slot
+@reading(_slot_or_violation)
+def check_days(slot: Slot, params: Mapping[str, Any]) -> CheckOutcome:
     if slot.day not in params["days"]:
         return violated(f"{slot.day} is not one of {', '.join(params['days'])}")
     return satisfied(f"{slot.day} is allowed")
 
 
-def check_busy(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    slot = _slot_or_violation(candidate)
-    if isinstance(slot, CheckOutcome):
-        return slot
+@reading(_slot_or_violation)
+def check_busy(slot: Slot, params: Mapping[str, Any]) -> CheckOutcome:
     clashes = [f"{format_24h(a)} to {format_24h(b)}" for day, a, b in params["busy"]
                if day == slot.day and slot.start < b and a < slot.end]
     if clashes:
@@ -313,10 +305,8 @@ def check_busy(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"{params['participant']} is free at {slot}")
 
 
-def check_wish(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    slot = _slot_or_violation(candidate)
-    if isinstance(slot, CheckOutcome):
-        return slot
+@reading(_slot_or_violation)
+def check_wish(slot: Slot, params: Mapping[str, Any]) -> CheckOutcome:
     wish = Wish(participant=params["participant"], day=params["day"], side=params["side"],
                 time=params.get("time"), sentence="")
     if _breaks(wish, slot.day, slot.start, slot.end):
@@ -326,10 +316,8 @@ def check_wish(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"{slot} respects {wish.participant}'s wish")
 
 
-def check_earliest(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    slot = _slot_or_violation(candidate)
-    if isinstance(slot, CheckOutcome):
-        return slot
+@reading(_slot_or_violation)
+def check_earliest(slot: Slot, params: Mapping[str, Any]) -> CheckOutcome:
     best = f"{params['day']}, {format_24h(params['start'])}"
     if (slot.day, slot.start) != (params["day"], params["start"]):
         return violated(f"{slot} is not the earliest time that works for everyone ({best})")
@@ -343,8 +331,7 @@ CHECKERS = {"format": check_format, "length": check_length, "work_hours": check_
 
 
 def _c(cid: str, text: str, checker: str, **params: Any) -> Constraint:
-    return Constraint(id=cid, text=text, check=RegisteredCheck(
-        name=f"{FAMILY}.{checker}", params=params))
+    return constraint(FAMILY, cid, text, checker, **params)
 
 
 def calendar_constraints(problem: CalendarProblem, *, instance_id: str = "") -> ConstraintSet:
@@ -362,11 +349,11 @@ def calendar_constraints(problem: CalendarProblem, *, instance_id: str = "") -> 
     for who in problem.participants:
         mine = [b for b in problem.busy if b.participant == who]
         if mine:
-            out.append(_c(f"busy.{_key(who)}", mine[0].sentence.rstrip("; "), "busy",
+            out.append(_c(f"busy.{key(who)}", mine[0].sentence.rstrip("; "), "busy",
                           participant=who, busy=[[b.day, b.start, b.end] for b in mine]))
     seen: set[str] = set()
     for w in problem.wishes:
-        cid = f"wish.{_key(w.participant)}.{w.day}"
+        cid = f"wish.{key(w.participant)}.{w.day}"
         cid = cid if cid not in seen else f"{cid}.{len(seen) + 1}"
         seen.add(cid)
         out.append(_c(cid, w.sentence, "wish", participant=w.participant, day=w.day,
@@ -378,7 +365,3 @@ def calendar_constraints(problem: CalendarProblem, *, instance_id: str = "") -> 
                           day=starts[0][0], start=starts[0][1]))
     return ConstraintSet(instance_id=instance_id, family=FAMILY, source="parser",
                          constraints=tuple(out))
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]+", "_", name)

@@ -7,7 +7,6 @@ minimum; ``most_friends`` asks for as many friends as can be met (computed exact
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,10 +14,10 @@ from forethought.agents.constraints import (
     CheckOutcome,
     Constraint,
     ConstraintSet,
-    RegisteredCheck,
     satisfied,
     violated,
 )
+from forethought.tasks.natural_plan._build import constraint, key, reading
 from forethought.tasks.natural_plan._clock import format_12h
 from forethought.tasks.natural_plan.meetings import (
     FAMILY,
@@ -47,10 +46,8 @@ def _places(steps: tuple[Step, ...], start: str) -> list[str]:
     return out
 
 
-def check_format(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    steps = _steps_or_violation(candidate)
-    if isinstance(steps, CheckOutcome):
-        return steps
+@reading(_steps_or_violation)
+def check_format(steps: tuple[Step, ...], params: Mapping[str, Any]) -> CheckOutcome:
     odd = [s.text for s in steps if s.kind == "unknown"]
     if odd:
         return violated(f"sentences that are not plan steps: {odd[:3]!r}"
@@ -58,10 +55,8 @@ def check_format(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"{len(steps)} steps")
 
 
-def check_start(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    steps = _steps_or_violation(candidate)
-    if isinstance(steps, CheckOutcome):
-        return steps
+@reading(_steps_or_violation)
+def check_start(steps: tuple[Step, ...], params: Mapping[str, Any]) -> CheckOutcome:
     where, when = params["location"], format_12h(params["time"])
     starts = [i for i, s in enumerate(steps) if s.kind == "start"]
     if not starts:
@@ -73,10 +68,8 @@ def check_start(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"starts at {where} at {when}")
 
 
-def check_travel(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    steps = _steps_or_violation(candidate)
-    if isinstance(steps, CheckOutcome):
-        return steps
+@reading(_steps_or_violation)
+def check_travel(steps: tuple[Step, ...], params: Mapping[str, Any]) -> CheckOutcome:
     travel: Mapping[str, Mapping[str, int]] = params["travel"]
     here = params["start_location"]
     for s in steps:
@@ -94,10 +87,8 @@ def check_travel(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied("every trip takes the listed time")
 
 
-def check_timeline(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    steps = _steps_or_violation(candidate)
-    if isinstance(steps, CheckOutcome):
-        return steps
+@reading(_steps_or_violation)
+def check_timeline(steps: tuple[Step, ...], params: Mapping[str, Any]) -> CheckOutcome:
     now = params["time"]
     for s in steps:
         clock = format_12h(now)
@@ -121,10 +112,8 @@ def check_timeline(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied("the stated times are consistent")
 
 
-def check_meet(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    steps = _steps_or_violation(candidate)
-    if isinstance(steps, CheckOutcome):
-        return steps
+@reading(_steps_or_violation)
+def check_meet(steps: tuple[Step, ...], params: Mapping[str, Any]) -> CheckOutcome:
     name, place = params["name"], params["location"]
     places = _places(steps, params["start_location"])
     mine = [(s, p) for s, p in zip(steps, places, strict=True)
@@ -142,10 +131,8 @@ def check_meet(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"{name} is met at {place} within {window}")
 
 
-def check_minimum(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    steps = _steps_or_violation(candidate)
-    if isinstance(steps, CheckOutcome):
-        return steps
+@reading(_steps_or_violation)
+def check_minimum(steps: tuple[Step, ...], params: Mapping[str, Any]) -> CheckOutcome:
     name, minimum = params["name"], params["minimum"]
     mine = [s for s in steps if s.kind == "meet" and s.person == name]
     short = [s for s in mine if min(s.minutes, s.end - s.time) < minimum]
@@ -155,10 +142,8 @@ def check_minimum(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"{name}: at least {minimum} minutes" if mine else f"{name} is not met")
 
 
-def check_most_friends(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    steps = _steps_or_violation(candidate)
-    if isinstance(steps, CheckOutcome):
-        return steps
+@reading(_steps_or_violation)
+def check_most_friends(steps: tuple[Step, ...], params: Mapping[str, Any]) -> CheckOutcome:
     met = {s.person for s in steps if s.kind == "meet"}
     strangers = sorted(met - set(params["friends"]))
     if strangers:
@@ -175,12 +160,7 @@ CHECKERS = {"format": check_format, "start": check_start, "travel": check_travel
 
 
 def _c(cid: str, text: str, checker: str, **params: Any) -> Constraint:
-    return Constraint(id=cid, text=text, check=RegisteredCheck(
-        name=f"{FAMILY}.{checker}", params=params))
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]+", "_", name)
+    return constraint(FAMILY, cid, text, checker, **params)
 
 
 def meeting_constraints(problem: MeetingProblem, *, instance_id: str = "") -> ConstraintSet:
@@ -198,9 +178,9 @@ def meeting_constraints(problem: MeetingProblem, *, instance_id: str = "") -> Co
                           "waits forward, meetings starting when you are free and lasting as "
                           "stated", "timeline", time=problem.start_time)]
     for f in problem.friends:
-        out.append(_c(f"meet.{_key(f.name)}", f.window_sentence.rstrip("."), "meet",
+        out.append(_c(f"meet.{key(f.name)}", f.window_sentence.rstrip("."), "meet",
                       name=f.name, location=f.location, start=f.start, end=f.end, **start))
-        out.append(_c(f"minimum.{_key(f.name)}", f.minimum_sentence.rstrip("."), "minimum",
+        out.append(_c(f"minimum.{key(f.name)}", f.minimum_sentence.rstrip("."), "minimum",
                       name=f.name, minimum=f.minimum))
     out.append(_c("most_friends", "Meet as many friends as possible", "most_friends",
                   optimum=best_count(problem), friends=[f.name for f in problem.friends]))

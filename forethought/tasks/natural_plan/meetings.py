@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from forethought.exceptions import UserError
+from forethought.tasks.natural_plan._build import after_last
 from forethought.tasks.natural_plan._clock import format_12h, parse_12h
 
 FAMILY = "natural_plan.meeting"
@@ -62,8 +63,7 @@ class MeetingProblem:
 
 
 def task_text(prompt: str) -> str:
-    key = "You are visiting San Francisco"
-    return prompt[prompt.rfind(key):] if key in prompt else prompt
+    return after_last(prompt, "You are visiting San Francisco")
 
 
 def parse_meeting_prompt(prompt: str) -> MeetingProblem:

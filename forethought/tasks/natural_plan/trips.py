@@ -19,11 +19,11 @@ from forethought.agents.constraints import (
     CheckOutcome,
     Constraint,
     ConstraintSet,
-    RegisteredCheck,
     satisfied,
     violated,
 )
 from forethought.exceptions import UserError
+from forethought.tasks.natural_plan._build import after_last, constraint, key, reading
 
 FAMILY = "natural_plan.trip"
 _CITY = r"[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*"
@@ -74,7 +74,7 @@ class TripProblem:
 
 
 def task_text(prompt: str) -> str:
-    return prompt[prompt.rfind("TASK:") + len("TASK:"):] if "TASK:" in prompt else prompt
+    return after_last(prompt, "TASK:").removeprefix("TASK:")
 
 
 def _flights(text: str, cities: tuple[str, ...]) -> frozenset[tuple[str, str]]:
@@ -213,19 +213,15 @@ def _visits_or_violation(candidate: str) -> Itinerary | CheckOutcome:
     return it
 
 
-def check_format(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    it = _visits_or_violation(candidate)
-    if isinstance(it, CheckOutcome):
-        return it
+@reading(_visits_or_violation)
+def check_format(it: Itinerary, params: Mapping[str, Any]) -> CheckOutcome:
     if it.unparsed:
         return violated(f"lines that are neither a stay nor a flight: {list(it.unparsed)!r}")
     return satisfied(f"{len(it.visits)} stays and {len(it.flights)} flights")
 
 
-def check_total_days(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    it = _visits_or_violation(candidate)
-    if isinstance(it, CheckOutcome):
-        return it
+@reading(_visits_or_violation)
+def check_total_days(it: Itinerary, params: Mapping[str, Any]) -> CheckOutcome:
     first, last = it.visits[0].first, max(v.last for v in it.visits)
     if (first, last) != (1, params["days"]):
         return violated(f"the trip runs from day {first} to day {last}, not from day 1 to "
@@ -233,10 +229,8 @@ def check_total_days(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"the trip runs from day 1 to day {params['days']}")
 
 
-def check_stay(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    it = _visits_or_violation(candidate)
-    if isinstance(it, CheckOutcome):
-        return it
+@reading(_visits_or_violation)
+def check_stay(it: Itinerary, params: Mapping[str, Any]) -> CheckOutcome:
     city, days = params["city"], params["days"]
     mine = [v for v in it.visits if v.city == city]
     if not mine:
@@ -250,10 +244,8 @@ def check_stay(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"{city}: days {v.first}-{v.last}")
 
 
-def check_event(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    it = _visits_or_violation(candidate)
-    if isinstance(it, CheckOutcome):
-        return it
+@reading(_visits_or_violation)
+def check_event(it: Itinerary, params: Mapping[str, Any]) -> CheckOutcome:
     city, first, last = params["city"], params["first"], params["last"]
     there = [v for v in it.visits if v.city == city]
     if not any(v.first <= first and last <= v.last for v in there):
@@ -263,20 +255,16 @@ def check_event(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"in {city} on days {first}-{last}")
 
 
-def check_cities(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    it = _visits_or_violation(candidate)
-    if isinstance(it, CheckOutcome):
-        return it
+@reading(_visits_or_violation)
+def check_cities(it: Itinerary, params: Mapping[str, Any]) -> CheckOutcome:
     extra = sorted({v.city for v in it.visits} - set(params["cities"]))
     if extra:
         return violated(f"the plan visits cities that are not on the list: {extra}")
     return satisfied("only listed cities are visited")
 
 
-def check_flights(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    it = _visits_or_violation(candidate)
-    if isinstance(it, CheckOutcome):
-        return it
+@reading(_visits_or_violation)
+def check_flights(it: Itinerary, params: Mapping[str, Any]) -> CheckOutcome:
     allowed = {(a, b) for a, b in params["pairs"]}
     legs = [(f.src, f.dst) for f in it.flights]
     legs += [(a.city, b.city) for a, b in zip(it.visits, it.visits[1:], strict=False)
@@ -287,10 +275,8 @@ def check_flights(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
     return satisfied(f"all {len(legs)} flights are direct")
 
 
-def check_continuity(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    it = _visits_or_violation(candidate)
-    if isinstance(it, CheckOutcome):
-        return it
+@reading(_visits_or_violation)
+def check_continuity(it: Itinerary, params: Mapping[str, Any]) -> CheckOutcome:
     problems: list[str] = []
     if len(it.flights) != len(it.visits) - 1:
         problems.append(f"{len(it.visits)} stays need {len(it.visits) - 1} flights, "
@@ -315,12 +301,7 @@ CHECKERS = {"format": check_format, "total_days": check_total_days, "stay": chec
 
 
 def _c(cid: str, text: str, checker: str, **params: Any) -> Constraint:
-    return Constraint(id=cid, text=text, check=RegisteredCheck(
-        name=f"{FAMILY}.{checker}", params=params))
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]+", "_", name)
+    return constraint(FAMILY, cid, text, checker, **params)
 
 
 def trip_constraints(problem: TripProblem, *, instance_id: str = "") -> ConstraintSet:
@@ -335,9 +316,9 @@ def trip_constraints(problem: TripProblem, *, instance_id: str = "") -> Constrai
               pairs=sorted([a, b] for a, b in problem.flights)),
            _c("continuity", "Each stay begins on the day of the flight that ends the "
                             "previous one", "continuity")]
-    out += [_c(f"stay.{_key(s.city)}", s.sentence, "stay", city=s.city, days=s.days)
+    out += [_c(f"stay.{key(s.city)}", s.sentence, "stay", city=s.city, days=s.days)
             for s in problem.stays]
-    out += [_c(f"event.{_key(e.city)}.{e.first}-{e.last}", e.sentence, "event", city=e.city,
+    out += [_c(f"event.{key(e.city)}.{e.first}-{e.last}", e.sentence, "event", city=e.city,
                first=e.first, last=e.last) for e in problem.events]
     return ConstraintSet(instance_id=instance_id, family=FAMILY, source="parser",
                          constraints=tuple(out))
