@@ -209,3 +209,19 @@ def test_the_spec_has_a_json_schema_for_structured_output() -> None:
     schema = ConstraintSetSpec.model_json_schema()
     check = schema["$defs"]["ConstraintSpec"]["properties"]["check"]
     assert check["anyOf"][0]["discriminator"]["propertyName"] == "kind"
+
+
+async def test_a_model_writes_a_spec_through_structured_output_with_one_repair() -> None:
+    from forethought.models.messages import Message, ModelRequest
+    from forethought.models.scripted import ScriptedModel
+    from forethought.runtime.context import RunContext
+
+    bad = json.loads(json.dumps(GOOD))
+    bad["constraints"][0]["check"]["kind"] = "prolog"
+    model = ScriptedModel([json.dumps(bad), json.dumps(GOOD)])
+    parsed = await RunContext(model=model).parse(
+        ModelRequest(messages=(Message.user("List the constraints."),)), ConstraintSetSpec)
+    assert len(parsed.responses) == 2  # the first reply was repaired
+    assert "Input tag 'prolog' found using 'kind'" in model.requests[1].messages[-1].content
+    cs = parsed.value.to_set(instance_id="x", family="demo", source="model:scripted")
+    assert [c.id for c in cs] == ["slot", "short", "busy", "polite"]
