@@ -50,11 +50,11 @@ Action: Replan(<what went wrong and what the next plan must do>)
 class LLMCompilerOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    max_replans: int = pydantic.Field(default=2, ge=0, le=10)
+    max_replans: int = pydantic.Field(default=2, ge=0, le=10, strict=True)
     """New plans the join step may ask for after the first."""
-    max_tasks: int = pydantic.Field(default=32, ge=1, le=1000)
+    max_tasks: int = pydantic.Field(default=32, ge=1, le=1000, strict=True)
     """Tasks accepted from one plan; extra lines are reported as errors."""
-    max_concurrency: int = pydantic.Field(default=16, ge=1, le=1024)
+    max_concurrency: int = pydantic.Field(default=16, ge=1, le=1024, strict=True)
     """Tasks of one plan running at the same time."""
 
 

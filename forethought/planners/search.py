@@ -16,14 +16,11 @@ bounds the search; when it runs out, the best answer found so far is returned, m
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import pydantic
-from pydantic_core import PydanticCustomError
 
-from forethought._options import validate_options
+from forethought._options import Loc, nested, validate_options
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.planners.base import Planner, PlanOutcome
 from forethought.runtime.context import RunContext
@@ -63,7 +60,7 @@ class SearchPlannerOptions(pydantic.BaseModel):
     @pydantic.field_validator("strategy")
     @classmethod
     def _strategy(cls, spec: Spec) -> Spec:
-        with _as_validation_error():
+        with nested(name_at=_name_at(spec)):
             kind, options = _kind(spec, "strategy")
             strategy_class(kind).from_options(options)
         return spec
@@ -71,7 +68,7 @@ class SearchPlannerOptions(pydantic.BaseModel):
     @pydantic.field_validator("task")
     @classmethod
     def _task(cls, spec: Spec) -> Spec:
-        with _as_validation_error():
+        with nested(name_at=_name_at(spec)):
             kind, options = _kind(spec, "task")
             if kind not in task_names():
                 raise UnknownNameError("search task", kind, task_names())
@@ -82,19 +79,14 @@ class SearchPlannerOptions(pydantic.BaseModel):
     @classmethod
     def _scorer(cls, spec: Spec | None) -> Spec | None:
         if spec is not None:
-            with _as_validation_error():
+            with nested(name_at=_name_at(spec)):
                 make_scorer(spec)
         return spec
 
 
-@contextmanager
-def _as_validation_error() -> Generator[None, None, None]:
-    """Our errors as pydantic errors whose message is exactly ours (no "Value error, ")."""
-    try:
-        yield
-    except UserError as exc:
-        raise PydanticCustomError("search_planner", "{message}", {"message": str(exc)}
-                                  ) from None
+def _name_at(spec: Spec | None) -> Loc:
+    """Where the name is in a spec: the value itself, or its ``kind`` key."""
+    return ("kind",) if isinstance(spec, dict) else ()
 
 
 class SearchPlanner(Planner):
@@ -114,6 +106,18 @@ class SearchPlanner(Planner):
         task_options(self.task_kind)  # fails early, naming the valid kinds
         self.scorer = None if scorer is None else make_scorer(scorer)
         self.final_scorer = None if final_scorer is None else make_scorer(final_scorer)
+
+    @classmethod
+    def tools_named(cls, options: pydantic.BaseModel) -> list[tuple[Loc, str]]:
+        assert isinstance(options, SearchPlannerOptions)
+        named: list[tuple[Loc, str]] = []
+        for key in ("scorer", "final_scorer"):
+            spec: Spec | None = getattr(options, key)
+            if isinstance(spec, dict):
+                tool = spec.get("tool")
+                if spec.get("kind") == "tool" and isinstance(tool, str):
+                    named.append(((key, "tool"), tool))
+        return named
 
     def task_for(self, question: str) -> SearchTask:
         """The search task the question becomes, with the configured scorers."""

@@ -266,7 +266,7 @@ class ScorerOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     kind: str
-    samples: int = pydantic.Field(default=1, ge=1, le=64)
+    samples: int = pydantic.Field(default=1, ge=1, le=64, strict=True)
     tool: str | None = None
 
 

@@ -100,26 +100,43 @@ def test_scorers_from_options() -> None:
 
 @pytest.mark.parametrize(("planner", "message"), [
     ("{kind: search, strategy: bfs}",
-     "strategy: unknown strategy 'bfs'; valid strategys: 'beam', 'best_of_n'"),
+     "planner.strategy: unknown strategy 'bfs'; valid strategies: 'beam', 'best_of_n'"),
     ("{kind: search, strategy: {kind: beam, widht: 2}}",
-     "strategy: invalid options for strategy 'beam': widht: Extra inputs are not permitted "
-     "(valid options: width, expansion, aggregation)"),
-    ("{kind: search, strategy: {width: 2}}", "strategy: strategy {'width': 2} needs a `kind`"),
+     "planner.strategy.widht: unknown option of strategy 'beam'; valid options: width, "
+     "expansion, aggregation"),
+    ("{kind: search, strategy: {width: 2}}",
+     "planner.strategy: strategy {'width': 2} needs a `kind`"),
+    ("{kind: search, strategy: {kind: bfs}}",
+     "planner.strategy.kind: unknown strategy 'bfs'; valid strategies: 'beam', 'best_of_n'"),
     ("{kind: search, task: sudoku}",
-     "task: unknown search task 'sudoku'; valid search tasks: 'chain', 'game24'"),
+     "planner.task: unknown search task 'sudoku'; valid search tasks: 'chain', 'game24'"),
     ("{kind: search, task: {kind: chain, depth: 3}}",
-     "task: invalid options for search task 'chain': depth: Extra inputs are not permitted "
-     "(valid options: max_depth, temperature)"),
-    ("{kind: search, scorer: oracle}", "scorer: unknown scorer 'oracle'; valid scorers: 'judge'"),
+     "planner.task.depth: unknown option of search task 'chain'; valid options: max_depth, "
+     "temperature"),
+    ("{kind: search, scorer: oracle}",
+     "planner.scorer: unknown scorer 'oracle'; valid scorers: 'judge'"),
     ("{kind: search, final_scorer: {kind: tool}}",
-     "final_scorer: scorer {'kind': 'tool'}: kind 'tool' needs `tool: <registered tool name>`"),
-    ("{kind: search, strategies: [beam]}", "strategies: Extra inputs are not permitted"),
+     "planner.final_scorer: scorer {'kind': 'tool'}: kind 'tool' needs "
+     "`tool: <registered tool name>`"),
+    ("{kind: search, strategies: [beam]}",
+     "planner.strategies: unknown option of planner 'search'; valid options: strategy, task, "
+     "scorer, final_scorer"),
 ])
 def test_bad_options_fail_at_recipe_load(planner: str, message: str) -> None:
     with pytest.raises(RecipeError, match="planner") as info:
         parse_recipe(f"planner: {planner}\n", path="r.yaml")
-    assert str(info.value).startswith(
-        f"r.yaml:1: planner: invalid options for planner 'search': {message}")
+    assert str(info.value).startswith(f"r.yaml:1: {message}")
+
+
+def test_a_scorer_tool_must_be_one_of_the_recipe_tools() -> None:
+    text = ("tools: [calculator]\nplanner:\n  kind: search\n"
+            "  final_scorer: {kind: tool, tool: calculater}\n")
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(text, path="r.yaml")
+    assert str(info.value) == (
+        "r.yaml:4: planner.final_scorer.tool: tool 'calculater' is not one of the recipe's "
+        "tools ('calculator'); add it to `tools:`; did you mean 'calculator'?")
+    parse_recipe(text.replace("calculater", "calculator"))
 
 
 def test_budget_exhaustion_is_partial_with_the_best_answer_so_far() -> None:
