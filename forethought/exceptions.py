@@ -11,7 +11,8 @@ they mean to handle::
     │   └── GraphValidationError     cycle, dangling reference, unknown tool; names the node
     └── RunError                     a run could not complete as asked
         ├── ModelError               the provider failed (after retries)
-        │   └── ModelHTTPError       with the HTTP status code
+        │   ├── ModelHTTPError       with the HTTP status code
+        │   └── MalformedResponseError  a reply that is not what the API promises (after retries)
         ├── UnexpectedModelBehavior  the model's output was unusable (after a repair turn)
         ├── ToolError                a tool call failed
         │   ├── ToolArgumentError    the model passed arguments that fail the tool's schema
@@ -29,12 +30,17 @@ they mean to handle::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from forethought.models.messages import ModelResponse
 
 __all__ = [
     "BudgetExceeded",
     "DependencyFailedError",
     "ForethoughtError",
     "GraphValidationError",
+    "MalformedResponseError",
     "ModelError",
     "ModelHTTPError",
     "ModelRetry",
@@ -110,7 +116,13 @@ class RunError(ForethoughtError):
 
 
 class ModelError(RunError):
-    """A model provider failed, after any retries."""
+    """A model provider failed, after any retries.
+
+    ``partial`` holds what arrived before the failure (a stream cut short: its text so far and
+    the tokens it used), so that nothing received is lost and the budget counts it.
+    """
+
+    partial: ModelResponse | None = None
 
 
 class ModelHTTPError(ModelError):
@@ -120,6 +132,16 @@ class ModelHTTPError(ModelError):
         self.status_code = status_code
         self.model = model
         super().__init__(f"{model}: HTTP {status_code}: {message}")
+
+
+class MalformedResponseError(ModelError):
+    """The provider answered with success but a body that is not a valid reply (invalid JSON,
+    missing fields); retried a bounded number of times before this is raised.
+    """
+
+    def __init__(self, message: str, *, model: str) -> None:
+        self.model = model
+        super().__init__(f"{model}: malformed response: {message}")
 
 
 class UnexpectedModelBehavior(RunError):  # noqa: N818 - pydantic-ai's familiar name

@@ -7,6 +7,8 @@ Each test queues behaviours; every ``POST /v1/chat/completions`` takes the next 
     server.reply(tool_calls=[fake_openai.tool_call("add", '{"a": 1}')])
     server.error(429, "slow down", headers={"Retry-After": "1"})
     server.hang(5.0)                                      # say nothing, then close
+    server.raw(200, b'{"choices": [')                     # any status and body, as given
+    server.reply("slow", trickle=(16, 0.5))               # the body 16 bytes every 0.5 s
     server.default = Reply(texts=("ok",), delay_s=0.2)    # when the queue is empty
 
 A request with ``"stream": true`` gets the same reply as server-sent events: the text in
@@ -60,6 +62,8 @@ class Reply:
     chunk_delay_s: float = 0.0
     break_after: int | None = None
     """When streaming, drop the connection after this many events (a body cut short)."""
+    trickle: tuple[int, float] | None = None
+    """Send a non-streamed body ``(bytes, seconds)`` at a time: a server that trickles."""
 
 
 @dataclass(kw_only=True)
@@ -73,13 +77,22 @@ class Error:
 
 
 @dataclass(kw_only=True)
+class Raw:
+    """Exactly this status and body (e.g. a 200 whose JSON is malformed)."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+@dataclass(kw_only=True)
 class Hang:
     """Read the request, say nothing for ``seconds`` (or until shutdown), then close."""
 
     seconds: float
 
 
-Behaviour: TypeAlias = Reply | Error | Hang
+Behaviour: TypeAlias = Reply | Error | Hang | Raw
 
 
 @dataclass(kw_only=True)
@@ -121,10 +134,14 @@ class FakeOpenAI:
     def reply(self, *texts: str, tool_calls: Sequence[dict[str, Any]] = (),
               usage: tuple[int, int] | None = (11, 7), delay_s: float = 0.0,
               chunks: Sequence[str] | None = None, chunk_delay_s: float = 0.0,
-              finish_reason: str | None = None, break_after: int | None = None) -> None:
+              finish_reason: str | None = None, break_after: int | None = None,
+              trickle: tuple[int, float] | None = None) -> None:
         self.push(Reply(texts=texts or ("",), tool_calls=tool_calls, usage=usage,
                         delay_s=delay_s, chunks=chunks, chunk_delay_s=chunk_delay_s,
-                        finish_reason=finish_reason, break_after=break_after))
+                        finish_reason=finish_reason, break_after=break_after, trickle=trickle))
+
+    def raw(self, status: int, body: bytes, *, content_type: str = "application/json") -> None:
+        self.push(Raw(status=status, body=body, content_type=content_type))
 
     def error(self, status: int, message: str = "error", *,
               headers: dict[str, str] | None = None) -> None:
@@ -206,6 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif isinstance(behaviour, Hang):
             self.fake.stopping.wait(behaviour.seconds)
             self.close_connection = True
+        elif isinstance(behaviour, Raw):
+            self._send(behaviour.status, behaviour.body, behaviour.content_type)
         elif isinstance(behaviour, Error):
             self._sleep(behaviour.delay_s)
             self._send_json(behaviour.status, _error_body(behaviour.message, behaviour.status),
@@ -214,12 +233,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._sleep(behaviour.delay_s)
             if body.get("stream"):
                 self._stream(behaviour, body)
+            elif behaviour.trickle is not None:
+                self._trickle(json.dumps(_completion(behaviour, body)).encode(), *behaviour.trickle)
             else:
                 self._send_json(200, _completion(behaviour, body))
 
     def _sleep(self, seconds: float) -> None:
         if seconds:
             self.fake.stopping.wait(seconds)
+
+    def _send(self, status: int, payload: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _trickle(self, payload: bytes, size: int, every_s: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        for start in range(0, len(payload), size):
+            if self.fake.stopping.is_set():
+                return
+            self.wfile.write(payload[start:start + size])
+            self.wfile.flush()
+            self._sleep(every_s)
 
     def _send_json(self, status: int, data: dict[str, Any],
                    headers: dict[str, str] | None = None) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from forethought._sync import run_sync
-from forethought.exceptions import ForethoughtError, UserError
+from forethought.exceptions import BudgetExceeded, ForethoughtError, UserError
 from forethought.models.base import Model
 from forethought.models.messages import Usage
 from forethought.models.registry import resolve_model
-from forethought.planners.base import Planner, PlanStatus, planner_class
+from forethought.planners.base import Planner, PlanOutcome, PlanStatus, planner_class
 from forethought.runtime.budget import Budget, BudgetTracker
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import EventBus, RunFinished, RunStarted, Subscriber
@@ -25,6 +25,10 @@ from forethought.tools.base import Tool, ToolRegistry, Toolset, resolve_tool
 
 DEFAULT_STORE: Literal["default"] = "default"
 
+DEADLINE_GRACE_S = 0.5
+"""How long a planner may take, after the run's ``max_seconds``, to finish with what it has
+before the agent cancels it. Model and tool calls are cancelled at the deadline itself."""
+
 
 @dataclass(kw_only=True)
 class AgentResult:
@@ -32,7 +36,12 @@ class AgentResult:
 
     answer: str | None
     status: PlanStatus
-    """``ok``, ``failed`` (no answer), ``budget_exhausted`` (see ``partial``) or ``cancelled``."""
+    """``ok``, ``failed`` (no answer), ``budget_exhausted`` or ``cancelled``.
+
+    ``budget_exhausted`` whenever a cap stopped work (a call refused, or cancelled at the
+    ``max_seconds`` deadline; then ``partial`` is true) or calls in flight took the spending
+    past a cap (the answer may be complete: ``partial`` says).
+    """
     run_id: str
     usage: Usage
     duration_s: float
@@ -79,6 +88,9 @@ class Agent:
                  store: RunStore | Path | str | None = DEFAULT_STORE, cache: bool = True,
                  subscribers: Sequence[Subscriber] = (), deps: Any = None) -> None:
         self.model = resolve_model(model, cache=cache)
+        # Slow one-time set-up (importing litellm) starts now, in the background, so that no
+        # run pays for it on the event loop or against its time budget.
+        self.model.warm_up()
         self.tools = ToolRegistry()
         self.toolsets: list[Toolset] = []
         for item in tools:
@@ -153,6 +165,7 @@ class Agent:
             raise errors[0]
 
     async def _arun(self, question: str, budget: Budget | None) -> AgentResult:
+        await self.model.prepare()  # before the run's clock starts
         run_id = new_run_id()
         events = EventBus(run_id)
         store = self.store
@@ -172,11 +185,23 @@ class Agent:
         answer: str | None = None
         error: str | None = None
         try:
-            outcome = await self.planner.solve(ctx, question)
+            outcome = await self._solve(ctx, question)
             status, answer, error = outcome.status, outcome.answer, outcome.error
+            partial = outcome.partial
+            if status == "ok" and (reason := tracker.refused or tracker.over()):
+                # A cap stopped work (a refused or cancelled call) or was overrun by calls in
+                # flight: the answer may be complete, but the run was not within its budget.
+                status, partial = "budget_exhausted", partial or tracker.refused is not None
+                error = error or f"budget exceeded: {reason}"
             return AgentResult(answer=answer, status=status, run_id=run_id,
                                usage=tracker.spent, duration_s=time.perf_counter() - started,
-                               partial=outcome.partial, error=error, rounds=outcome.rounds)
+                               partial=partial, error=error, rounds=outcome.rounds)
+        except BudgetExceeded as exc:
+            # A planner that let the refusal escape: still a result, not an error.
+            status, error = "budget_exhausted", str(exc)
+            return AgentResult(answer=None, status=status, run_id=run_id, usage=tracker.spent,
+                               duration_s=time.perf_counter() - started, partial=True,
+                               error=error)
         except asyncio.CancelledError:
             status, error = "cancelled", "cancelled"
             raise
@@ -193,6 +218,26 @@ class Agent:
                                         "cost_usd": tracker.spent.cost_usd,
                                         "latency_s": tracker.spent.latency_s,
                                         "model_calls": tracker.spent.model_calls})
+
+    async def _solve(self, ctx: RunContext, question: str) -> PlanOutcome:
+        """The planner's answer; past the deadline (plus a grace period for the planner to
+        finish with what it has), whatever it is still waiting on is cancelled.
+        """
+        remaining = ctx.budget.remaining_seconds()
+        if remaining is None:
+            return await self.planner.solve(ctx, question)
+        scope = asyncio.timeout(remaining + DEADLINE_GRACE_S)
+        try:
+            async with scope:
+                return await self.planner.solve(ctx, question)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            reason = ctx.budget.refuse(
+                f"elapsed {ctx.budget.elapsed():.2f}s >= limit {ctx.budget.budget.max_seconds}s"
+                f" (the planner did not finish within {DEADLINE_GRACE_S}s of the deadline)")
+            return PlanOutcome(answer=None, status="budget_exhausted", partial=True,
+                               error=str(reason))
 
     def run(self, question: str, *, budget: Budget | None = None) -> AgentResult:
         """Synchronous :meth:`arun` (use ``arun`` inside an event loop)."""

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Any
 
-from forethought.models.messages import ModelRequest, ModelResponse
+from forethought.models.messages import ModelRequest, ModelResponse, Usage
 
 TextCallback = Callable[[str], None]
 """Receives each chunk of streamed text as it arrives."""
+
+DEFAULT_COMPLETION_CEILING = 4096
+"""Completion tokens a call is assumed to use at most when neither the request
+(``max_tokens``) nor the model (:attr:`Model.max_output_tokens`) says: the worst case the
+budget reserves for it. Set ``max_tokens`` for tighter reservations near a cap."""
 
 
 class Model(ABC):
@@ -25,6 +31,15 @@ class Model(ABC):
     """Whether responses may be stored in the response cache (real providers: yes; offline
     models are free and deterministic already)."""
 
+    admits_at_dispatch: bool = False
+    """Whether the model calls :func:`forethought.models.admission.dispatching` itself when it
+    sends a request. Models that queue requests (a concurrency limit) must, so that the budget
+    sees the call when it leaves the queue; for the others the run context admits the call
+    right before calling :meth:`request`."""
+
+    max_output_tokens: int | None = None
+    """The most completion tokens one sample can have, when known (the budget's worst case)."""
+
     @abstractmethod
     async def request(self, request: ModelRequest) -> ModelResponse:
         """Complete ``request`` and return every sample with its usage."""
@@ -37,6 +52,51 @@ class Model(ABC):
         if response.text:
             on_text(response.text)
         return response
+
+    # -- what the budget needs to know before a call ---------------------------------------
+
+    def count_prompt_tokens(self, request: ModelRequest) -> int:
+        """Prompt tokens ``request`` will be billed for. The default counts four characters
+        per token, as the offline models bill; real models use their tokenizer.
+        """
+        return max(1, request.prompt_chars() // 4)
+
+    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Dollars for a call of this size (0.0 for models without a price)."""
+        return 0.0
+
+    def worst_case(self, request: ModelRequest) -> Usage:
+        """The most ``request`` can cost: its prompt plus ``max_tokens`` per sample (or
+        :attr:`max_output_tokens`, or :data:`DEFAULT_COMPLETION_CEILING`), priced.
+        """
+        ceiling = request.settings.max_tokens or self.max_output_tokens \
+            or DEFAULT_COMPLETION_CEILING
+        prompt = self.count_prompt_tokens(request)
+        completion = ceiling * max(1, request.settings.n)
+        return Usage(prompt_tokens=prompt, completion_tokens=completion,
+                     cost_usd=self.price(prompt, completion), model_calls=1)
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Start any slow one-time set-up in the background (never blocking the caller).
+
+        Called when an :class:`~forethought.Agent` is built; the default has nothing to do.
+        """
+        return None
+
+    async def prepare(self) -> None:
+        """Finish the set-up :meth:`warm_up` started, without blocking the event loop.
+
+        Runs before a run's clock starts, so set-up never counts against ``max_seconds``.
+        """
+        return None
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What, besides the request, determines this model's replies (the response cache
+        keys on it): the model string, and for remote models the endpoint.
+        """
+        return {"model": self.name}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"

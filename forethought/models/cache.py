@@ -7,12 +7,15 @@ Wrap any model to make re-runs free and reproducible::
 
     model = CachedModel(LiteLLMModel("openai/gpt-4o-mini"), ResponseCache())
 
-The key of a response is the SHA-256 of a canonical JSON document holding the model name,
-everything in the request that determines the reply (:meth:`ModelRequest.cache_payload`) and
-a *sample slot*. By default only deterministic calls (temperature 0) are cached. With
-``mode="always"`` sampled calls are cached too, and the slot keeps independent samples
-independent: the k-th identical request in a process gets slot k, so best-of-N still sees N
-different answers, and running the whole program again replays the same N answers.
+The key of a response is the SHA-256 of a canonical JSON document holding the model's identity
+(:meth:`Model.cache_identity`: the model string, and for LiteLLM models the ``api_base`` and
+the provider options, so two servers answering to one name never share replies), everything
+in the request that determines the reply (:meth:`ModelRequest.cache_payload`, with the model's
+default settings applied) and a *sample slot*. By default only deterministic calls
+(temperature 0) are cached. With ``mode="always"`` sampled calls are cached too, and the slot
+keeps independent samples independent: the k-th identical request in a process gets slot k,
+so best-of-N still sees N different answers, and running the whole program again replays the
+same N answers.
 
 A hit costs nothing: its :class:`Usage` is all zeros (no tokens, cost, latency or provider
 call), so budgets and reports show real spend only, and the response has ``cached=True`` (the
@@ -29,7 +32,7 @@ import time
 import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from forethought._paths import forethought_home
 from forethought.exceptions import UserError
@@ -38,7 +41,7 @@ from forethought.models.messages import ModelRequest, ModelResponse, Usage
 
 CacheMode = Literal["temperature0", "always"]
 
-_KEY_VERSION = 1
+_KEY_VERSION = 2
 """Bump when the key derivation changes, so old entries are no longer found."""
 
 _SCHEMA = """
@@ -59,9 +62,12 @@ class CacheStats:
     misses: int
 
 
-def cache_key(model: str, request: ModelRequest, sample_slot: int = 0) -> str:
-    """The content address of ``model``'s reply to ``request`` in ``sample_slot``."""
-    document = {"v": _KEY_VERSION, "model": model, "request": request.cache_payload(),
+def cache_key(model: str | dict[str, Any], request: ModelRequest, sample_slot: int = 0) -> str:
+    """The content address of the reply to ``request`` in ``sample_slot`` by the model that
+    ``model`` identifies (its :meth:`~Model.cache_identity`, or just its name).
+    """
+    identity = {"model": model} if isinstance(model, str) else model
+    document = {"v": _KEY_VERSION, "model": identity, "request": request.cache_payload(),
                 "slot": sample_slot}
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -167,6 +173,8 @@ class CachedModel(Model):
             raise UserError(f"unknown cache mode {mode!r}; valid modes: 'temperature0', 'always'")
         self.inner = inner
         self.name = inner.name
+        self.admits_at_dispatch = inner.admits_at_dispatch
+        self.max_output_tokens = inner.max_output_tokens
         self.cache = cache if cache is not None else ResponseCache()
         self.mode: CacheMode = mode
         self._slots: dict[str, int] = {}
@@ -180,16 +188,17 @@ class CachedModel(Model):
         """
         if isinstance(self.inner, _ResolvesDefaults):
             request = self.inner.resolve_request(request)
+        identity = self.inner.cache_identity()
         temperature = request.settings.temperature
         if temperature == 0:
-            return cache_key(self.name, request, 0)
+            return cache_key(identity, request, 0)
         if self.mode == "temperature0":
             return None
-        base = cache_key(self.name, request, -1)
+        base = cache_key(identity, request, -1)
         with self._slots_lock:
             slot = self._slots.get(base, 0)
             self._slots[base] = slot + 1
-        return cache_key(self.name, request, slot)
+        return cache_key(identity, request, slot)
 
     def _hit(self, key: str) -> ModelResponse | None:
         stored = self.cache.get(key)
@@ -218,6 +227,26 @@ class CachedModel(Model):
         response = await self.inner.request_stream(request, on_text)
         self.cache.put(key, response)
         return response
+
+    # The budget and life cycle are the inner model's: a hit costs nothing and sends nothing.
+
+    def count_prompt_tokens(self, request: ModelRequest) -> int:
+        return self.inner.count_prompt_tokens(request)
+
+    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return self.inner.price(prompt_tokens, completion_tokens)
+
+    def worst_case(self, request: ModelRequest) -> Usage:
+        return self.inner.worst_case(request)
+
+    def warm_up(self) -> None:
+        self.inner.warm_up()
+
+    async def prepare(self) -> None:
+        await self.inner.prepare()
+
+    def cache_identity(self) -> dict[str, Any]:
+        return self.inner.cache_identity()
 
     def __repr__(self) -> str:
         return f"CachedModel({self.inner!r}, mode={self.mode!r})"

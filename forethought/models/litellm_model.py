@@ -28,7 +28,6 @@ litellm is imported on first use, never when forethought is imported: it takes s
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import threading
 import time
@@ -39,11 +38,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
-    stop_after_attempt,
 )
 
-from forethought.exceptions import UserError
+from forethought.exceptions import ModelError, UserError
+from forethought.models import litellm_import
+from forethought.models.admission import dispatching
 from forethought.models.base import Model, TextCallback
 from forethought.models.messages import (
     Choice,
@@ -54,6 +55,7 @@ from forethought.models.messages import (
     Usage,
 )
 from forethought.models.provider_errors import (
+    MALFORMED_ATTEMPTS,
     RetryWait,
     classify,
     is_retryable,
@@ -65,34 +67,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-
-class _DropLoopChangeNotice(logging.Filter):
-    """Drops LiteLLM's warning that its logging worker met a new event loop.
-
-    Every ``asyncio.run`` (our sync wrappers) starts one; the message is noise for our users.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "event loop changed" not in record.getMessage()
-
-
-_configured = False
-
-
-def _import_litellm():
-    """Import litellm quietly: local cost map (no fetch from the internet), no debug banners."""
-    global _configured
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    if not _configured:
-        litellm.suppress_debug_info = True
-        logging.getLogger("LiteLLM").addFilter(_DropLoopChangeNotice())
-        _configured = True
-    return litellm
-
-
-# -- errors and retries ---------------------------------------------------------------------
+KEYLESS_PLACEHOLDER = "sk-no-key-required"
+"""Sent as the key of ``openai/...`` models pointed at a local server (``api_base``) when no
+key is configured: the OpenAI client refuses to send without one, local servers ignore it."""
 
 
 # -- reading litellm's response objects -----------------------------------------------------
@@ -185,32 +162,43 @@ class LiteLLMModel(Model):
 
     Args:
         model: LiteLLM model string, e.g. ``"openai/gpt-4o-mini"``. Also the model's ``name``.
-        api_base: Endpoint override (local servers, proxies, vLLM).
+        api_base: Endpoint override (local servers, proxies, vLLM). An ``openai/...`` model
+            with an ``api_base`` and no key anywhere sends a placeholder key, so keyless local
+            servers (llama.cpp, vLLM, Ollama's OpenAI endpoint) work.
         api_key: Key override; by default LiteLLM reads the provider's environment variable.
         settings: Defaults for settings a request leaves unset (``None``; an empty ``stop``).
         max_concurrency: Requests in flight at once through this instance (per event loop).
         max_retries: Retries after the first attempt, on 429, 5xx, timeouts and connection
-            errors. Other errors are raised at once.
+            errors (malformed replies: at most two). Other errors are raised at once.
         retry_max_wait_s: Longest wait between attempts, also capping ``Retry-After``.
-        timeout_s: Per-attempt HTTP timeout, unless the request's settings give one.
-        extra: More keyword arguments for ``litellm.acompletion`` (``top_p``,
-            ``extra_headers``, provider-specific options). The arguments this class sets
-            itself take precedence.
+        timeout_s: Per-attempt limit on the whole attempt (connect, every read, a stream to its
+            end), unless the request's settings give one.
+        call_timeout_s: Limit on the whole call: every attempt and the waits between them
+            (``None``: only the per-attempt limit and the retry count bound it).
+        extra: More keyword arguments for ``litellm.acompletion`` (``extra_headers``,
+            provider-specific options). The arguments this class sets itself take precedence.
 
     A request holds its concurrency slot while it retries, so a rate-limited provider sees
-    fewer requests rather than more.
+    fewer requests rather than more. The run's budget admits the request when it leaves that
+    queue (:mod:`forethought.models.admission`).
     """
 
     cacheable = True
+    admits_at_dispatch = True
 
     def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
                  settings: ModelSettings | None = None, max_concurrency: int = 8,
                  max_retries: int = 4, retry_max_wait_s: float = 30.0, timeout_s: float = 60.0,
+                 call_timeout_s: float | None = 300.0,
                  extra: Mapping[str, Any] | None = None) -> None:
         if max_concurrency < 1:
             raise UserError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
         if max_retries < 0:
             raise UserError(f"max_retries must be >= 0, got {max_retries!r}")
+        if timeout_s <= 0:
+            raise UserError(f"timeout_s must be > 0, got {timeout_s!r}")
+        if call_timeout_s is not None and call_timeout_s <= 0:
+            raise UserError(f"call_timeout_s must be > 0 or None, got {call_timeout_s!r}")
         self.name = model
         self.api_base = api_base
         self.api_key = api_key
@@ -219,7 +207,10 @@ class LiteLLMModel(Model):
         self.max_retries = max_retries
         self.retry_max_wait_s = retry_max_wait_s
         self.timeout_s = timeout_s
+        self.call_timeout_s = call_timeout_s
         self.extra: dict[str, Any] = dict(extra or {})
+        self._ceiling: int | None = None
+        self._ceiling_known = False
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
                                                     asyncio.Semaphore] = weakref.WeakKeyDictionary()
         self._semaphores_lock = threading.Lock()
@@ -234,6 +225,67 @@ class LiteLLMModel(Model):
         vars(self).update(state)
         self._semaphores = weakref.WeakKeyDictionary()
         self._semaphores_lock = threading.Lock()
+
+    # -- life cycle and identity -----------------------------------------------------------
+
+    def warm_up(self) -> None:
+        litellm_import.warm_up()
+
+    async def prepare(self) -> None:
+        await litellm_import.ready()
+
+    def cache_identity(self) -> dict[str, Any]:
+        # The endpoint decides the reply as much as the model string does: two local servers
+        # answering to the same name are different models. Headers and keys stay out.
+        options = {k: v for k, v in self.extra.items()
+                   if k not in ("extra_headers", "api_key", "timeout")}
+        return {"model": self.name, "api_base": self.api_base, "options": options}
+
+    # -- budget estimates -------------------------------------------------------------------
+
+    def count_prompt_tokens(self, request: ModelRequest) -> int:
+        """Prompt tokens by LiteLLM's default tokenizer (tiktoken, no download), or the
+        four-characters estimate before litellm is imported.
+        """
+        lm = litellm_import.imported()
+        if lm is None:
+            return super().count_prompt_tokens(request)
+        try:
+            return int(lm.token_counter(
+                messages=[m.to_openai() for m in request.messages],
+                tools=[t.to_openai() for t in request.tools] or None))
+        except Exception:  # noqa: BLE001 - an estimate is enough for a reservation
+            return super().count_prompt_tokens(request)
+
+    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
+        lm = litellm_import.imported()
+        if lm is None:
+            return 0.0
+        try:
+            prompt, completion = lm.cost_per_token(model=self.name, prompt_tokens=prompt_tokens,
+                                                   completion_tokens=completion_tokens)
+            return float(prompt) + float(completion)
+        except Exception:  # noqa: BLE001 - unknown price (local or unlisted models): free
+            return 0.0
+
+    def worst_case(self, request: ModelRequest) -> Usage:
+        if not self._ceiling_known:
+            self._ceiling = self._output_ceiling()
+        self.max_output_tokens = self._ceiling
+        return super().worst_case(self.resolve_request(request))
+
+    def _output_ceiling(self) -> int | None:
+        lm = litellm_import.imported()
+        if lm is None:
+            return None
+        self._ceiling_known = True
+        try:
+            value = lm.get_model_info(self.name).get("max_output_tokens")
+        except Exception:  # noqa: BLE001 - models LiteLLM does not list: the default ceiling
+            return None
+        return int(value) if isinstance(value, int) and value > 0 else None
+
+    # -- requests ---------------------------------------------------------------------------
 
     def resolve_request(self, request: ModelRequest) -> ModelRequest:
         """``request`` with this model's default settings filled in where it left them unset.
@@ -260,18 +312,25 @@ class LiteLLMModel(Model):
                 semaphore = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
             return semaphore
 
+    def _attempt_timeout(self, request: ModelRequest) -> float:
+        s = request.settings
+        return s.timeout_s if s.timeout_s is not None else self.timeout_s
+
     def _arguments(self, request: ModelRequest) -> dict[str, Any]:
-        request = self.resolve_request(request)
         s = request.settings
         args: dict[str, Any] = {
             **self.extra,
             "model": self.name,
             "messages": [m.to_openai() for m in request.messages],
-            "timeout": s.timeout_s if s.timeout_s is not None else self.timeout_s,
+            "timeout": self._attempt_timeout(request),
             "num_retries": 0,
             "max_retries": 0,
             "drop_params": True,
         }
+        api_key = self.api_key
+        if (api_key is None and self.api_base is not None and self.name.startswith("openai/")
+                and not os.environ.get("OPENAI_API_KEY")):
+            api_key = KEYLESS_PLACEHOLDER
         optional: dict[str, Any] = {
             "n": s.n if s.n != 1 else None,
             "temperature": s.temperature,
@@ -282,7 +341,7 @@ class LiteLLMModel(Model):
             "tools": [t.to_openai() for t in request.tools] or None,
             "tool_choice": request.tool_choice,
             "api_base": self.api_base,
-            "api_key": self.api_key,
+            "api_key": api_key,
         }
         if request.output_schema is not None:
             optional["response_format"] = {"type": "json_schema", "json_schema": {
@@ -291,51 +350,78 @@ class LiteLLMModel(Model):
         args.update({k: v for k, v in optional.items() if v is not None})
         return args
 
+    def _stop(self, state: RetryCallState) -> bool:
+        if state.attempt_number >= self.max_retries + 1:
+            return True
+        exc = state.outcome.exception() if state.outcome is not None else None
+        failure = classify(exc) if exc is not None else None
+        return failure is not None and failure.malformed \
+            and state.attempt_number >= MALFORMED_ATTEMPTS
+
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             retry=retry_if_exception(is_retryable),
-            stop=stop_after_attempt(self.max_retries + 1),
+            stop=self._stop,
             wait=RetryWait(self.retry_max_wait_s),
             reraise=True,
         )
 
-    def _cost(self, response: Any = None, tokens: tuple[int, int] = (0, 0)) -> float:
-        lm = _import_litellm()
+    def _cost(self, response: Any) -> float:
+        lm = litellm_import.imported()
+        if lm is None:
+            return 0.0
         try:
-            if response is not None:
-                return float(lm.completion_cost(completion_response=response))
-            prompt, completion = lm.cost_per_token(model=self.name, prompt_tokens=tokens[0],
-                                                   completion_tokens=tokens[1])
-            return float(prompt) + float(completion)
+            return float(lm.completion_cost(completion_response=response))
         except Exception:  # noqa: BLE001 - unknown price (local or unlisted models): free
             return 0.0
 
     async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()`` with retries, the whole of it within ``call_timeout_s``."""
         attempts = 0
+        scope = asyncio.timeout(self.call_timeout_s)
         try:
-            async for attempt in self._retrying():
-                with attempt:
-                    attempts += 1
-                    return await call()
+            async with scope:
+                async for attempt in self._retrying():
+                    with attempt:
+                        attempts += 1
+                        return await call()
+        except TimeoutError as exc:
+            if scope.expired():
+                raise ModelError(f"{self.name}: no complete reply within call_timeout_s="
+                                 f"{self.call_timeout_s}s ({attempts} attempt"
+                                 f"{'s' if attempts != 1 else ''})") from None
+            self._reraise(exc, attempts)
         except Exception as exc:  # noqa: BLE001 - classified; anything else re-raised as is
             self._reraise(exc, attempts)
         raise AssertionError("unreachable: tenacity reraises the last failure")
 
-    def _reraise(self, exc: Exception, attempts: int, note: str = "") -> NoReturn:
+    def _reraise(self, exc: Exception, attempts: int, note: str = "",
+                 partial: ModelResponse | None = None) -> NoReturn:
         """Raise the forethought error for a provider failure; anything else unchanged."""
         failure = classify(exc)
         if failure is None:
             raise exc
-        raise model_error(exc, failure, model=self.name, attempts=attempts, note=note) from exc
+        error = model_error(exc, failure, model=self.name, attempts=attempts, note=note)
+        error.partial = partial
+        raise error from exc
 
     async def request(self, request: ModelRequest) -> ModelResponse:
-        lm = _import_litellm()
+        lm = await litellm_import.ready()
+        request = self.resolve_request(request)
         args = self._arguments(request)
+        limit = self._attempt_timeout(request)
 
         async def call() -> Any:
-            return await lm.acompletion(**args)
+            # The whole attempt, not each read: a server that trickles its body must not hold
+            # a call for many times its timeout.
+            try:
+                async with asyncio.timeout(limit):
+                    return await lm.acompletion(**args)
+            except TimeoutError:
+                raise TimeoutError(f"the attempt took longer than timeout_s={limit}s") from None
 
         async with self._semaphore():
+            await dispatching(self, request)
             start = time.perf_counter()
             raw = await self._with_retries(call)
             latency = time.perf_counter() - start
@@ -348,45 +434,95 @@ class LiteLLMModel(Model):
         """Stream the reply, calling ``on_text`` with each text delta of the first sample.
 
         Failures before the first chunk are retried like :meth:`request`; once text has been
-        delivered a failure is raised (as :class:`ModelError`) rather than restarted.
+        delivered a failure is raised (as :class:`ModelError`, whose ``partial`` holds the text
+        received and its tokens) rather than restarted. The per-attempt and whole-call limits
+        cover the stream to its last chunk.
         """
-        lm = _import_litellm()
+        lm = await litellm_import.ready()
+        request = self.resolve_request(request)
         args = {**self._arguments(request), "stream": True,
                 "stream_options": {"include_usage": True}}
+        limit = self._attempt_timeout(request)
+        loop = asyncio.get_running_loop()
+        attempt_started = 0.0
 
         async def open_stream() -> tuple[litellm.CustomStreamWrapper, Any]:
-            stream = cast("litellm.CustomStreamWrapper", await lm.acompletion(**args))
+            nonlocal attempt_started
+            attempt_started = loop.time()
             try:
-                first = await anext(stream.__aiter__(), None)
-            except BaseException:
-                await stream.aclose()
-                raise
+                async with asyncio.timeout(limit):
+                    stream = cast("litellm.CustomStreamWrapper", await lm.acompletion(**args))
+                    try:
+                        first = await anext(stream.__aiter__(), None)
+                    except BaseException:
+                        await stream.aclose()
+                        raise
+            except TimeoutError:
+                raise TimeoutError(f"no first chunk within timeout_s={limit}s") from None
             return stream, first
 
         state = _StreamState()
         async with self._semaphore():
+            await dispatching(self, request)
             start = time.perf_counter()
-            stream, first = await self._with_retries(open_stream)
+            call_scope = asyncio.timeout(self.call_timeout_s)
             try:
-                if first is not None:
-                    state.add(first, on_text)
-                    async for chunk in stream:
-                        state.add(chunk, on_text)
-            except Exception as exc:  # noqa: BLE001 - classified; anything else re-raised
-                self._reraise(exc, 1, note=" (the stream broke after it had started)")
-            finally:
-                await stream.aclose()
+                async with call_scope:
+                    stream, first = await self._with_retries(open_stream)
+                    try:
+                        async with asyncio.timeout_at(attempt_started + limit):
+                            if first is not None:
+                                state.add(first, on_text)
+                                async for chunk in stream:
+                                    state.add(chunk, on_text)
+                    except TimeoutError:
+                        raise ModelError(
+                            f"{self.name}: the stream did not finish within timeout_s="
+                            f"{limit}s") from None
+                    except Exception as exc:  # noqa: BLE001 - classified; others re-raised
+                        self._reraise(exc, 1, note=" (the stream broke after it had started)",
+                                      partial=self._partial(state, request, start))
+                    finally:
+                        await stream.aclose()
+            except TimeoutError:
+                if not call_scope.expired():
+                    raise
+                raise ModelError(f"{self.name}: no complete reply within call_timeout_s="
+                                 f"{self.call_timeout_s}s") from None
+            except ModelError as exc:
+                if exc.partial is None and state.texts:
+                    exc.partial = self._partial(state, request, start)
+                raise
             latency = time.perf_counter() - start
+        return self._streamed(state, request, latency)
+
+    def _streamed(self, state: _StreamState, request: ModelRequest, latency: float
+                  ) -> ModelResponse:
         choices = state.choices()
         if state.usage is not None:
             tokens = _token_counts(state.usage)
         else:
-            completion_chars = sum(len(c.text) + sum(len(t.arguments) for t in c.tool_calls)
-                                   for c in choices)
-            tokens = (_estimate_tokens(request.prompt_chars()), _estimate_tokens(completion_chars))
+            tokens = (self.count_prompt_tokens(request), self._completion_tokens(choices))
         usage = Usage(prompt_tokens=tokens[0], completion_tokens=tokens[1],
-                      cost_usd=self._cost(tokens=tokens), latency_s=latency, model_calls=1)
+                      cost_usd=self.price(*tokens), latency_s=latency, model_calls=1)
         return ModelResponse(choices=choices, usage=usage, model=self.name)
+
+    def _partial(self, state: _StreamState, request: ModelRequest, start: float
+                 ) -> ModelResponse:
+        """What a broken stream delivered, with the tokens it used (counted: the usage chunk
+        comes last and never arrived).
+        """
+        return self._streamed(state, request, time.perf_counter() - start)
+
+    def _completion_tokens(self, choices: list[Choice]) -> int:
+        text = "".join(c.text + "".join(t.arguments for t in c.tool_calls) for c in choices)
+        lm = litellm_import.imported()
+        if lm is not None:
+            try:
+                return int(lm.token_counter(text=text, count_response_tokens=True))
+            except Exception:  # noqa: BLE001 - the estimate below is enough
+                pass
+        return _estimate_tokens(len(text))
 
     def __repr__(self) -> str:
         base = f", api_base={self.api_base!r}" if self.api_base else ""

@@ -2,11 +2,18 @@
 
 Retry on 429, 408, 5xx, timeouts and connection errors; never on other 4xx. Wait what the
 provider asks (``retry-after-ms`` / ``Retry-After``) or back off exponentially with jitter.
+
+A reply that arrived with a success status but could not be read (invalid JSON, no
+``choices``) is *malformed*, not a server error: litellm labels it HTTP 500, but no HTTP error
+status appears in its exception chain. It is retried at most :data:`MALFORMED_ATTEMPTS` times
+in all and reported as :class:`~forethought.exceptions.MalformedResponseError`.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +21,10 @@ from typing import cast
 
 from tenacity import RetryCallState, wait_random_exponential
 
-from forethought.exceptions import ModelError, ModelHTTPError
+from forethought.exceptions import MalformedResponseError, ModelError, ModelHTTPError
+
+MALFORMED_ATTEMPTS = 3
+"""Attempts in all (the first and two retries) for replies that come back malformed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +34,8 @@ class Failure:
     retryable: bool
     status: int | None
     """HTTP status, or ``None`` for timeouts and connection errors."""
+    malformed: bool = False
+    """A success status with a body that is not a valid reply."""
 
 
 def no_response(exc: BaseException) -> bool:
@@ -64,6 +76,47 @@ def never_sent(exc: BaseException) -> bool:
     return False
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: set[int] = set()
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The status of an HTTP error response really received, found in ``exc``'s chain
+    (the OpenAI SDK's ``APIStatusError`` or httpx's ``HTTPStatusError``); ``None`` if no error
+    status was received.
+    """
+    import httpx
+    import openai
+
+    for item in _chain(exc):
+        if isinstance(item, openai.APIStatusError):
+            return item.status_code
+        if isinstance(item, httpx.HTTPStatusError):
+            return item.response.status_code
+    return None
+
+
+_MALFORMED_TEXT = re.compile(r"invalid response|no 'choices'|Invalid response object|"
+                             r"Expecting value|Unterminated string|Extra data", re.IGNORECASE)
+
+
+def is_malformed(exc: BaseException) -> bool:
+    """Whether ``exc`` reports a success reply whose body could not be read: no HTTP error
+    status in the chain, and a decoding or validation failure (or litellm's words for one).
+    """
+    if http_status(exc) is not None:
+        return False
+    return any(isinstance(item, json.JSONDecodeError | UnicodeDecodeError | KeyError | TypeError)
+               or _MALFORMED_TEXT.search(str(item)) for item in _chain(exc))
+
+
 def classify(exc: BaseException) -> Failure | None:
     """``None`` for exceptions that are not provider failures (bugs propagate unchanged)."""
     import httpx
@@ -75,8 +128,13 @@ def classify(exc: BaseException) -> Failure | None:
         return Failure(retryable=False, status=None)
     if no_response(exc):
         return Failure(retryable=True, status=None)
-    status = getattr(exc, "status_code", None)
-    if not isinstance(status, int):
+    if is_malformed(exc):
+        return Failure(retryable=True, status=None, malformed=True)
+    status = http_status(exc)
+    if status is None:
+        reported = getattr(exc, "status_code", None)
+        status = reported if isinstance(reported, int) else None
+    if status is None:
         return Failure(retryable=False, status=None)
     return Failure(retryable=status in (408, 429) or status >= 500, status=status)
 
@@ -148,6 +206,8 @@ def model_error(exc: BaseException, failure: Failure, *, model: str, attempts: i
     message = (str(exc) or type(exc).__name__) + note
     if attempts > 1:
         message += f" (gave up after {attempts} attempts)"
+    if failure.malformed:
+        return MalformedResponseError(message, model=model)
     if failure.status is not None:
         return ModelHTTPError(message, status_code=failure.status, model=model)
     return ModelError(f"{model}: {message}")

@@ -12,9 +12,8 @@ import pydantic
 
 from forethought._options import Loc, validate_options
 from forethought.exceptions import UnknownNameError
-from forethought.runtime.context import RunContext
+from forethought.runtime.context import RunContext, ToolsLike
 from forethought.runtime.executor import GraphResult
-from forethought.tools.base import ToolRegistry
 
 PlanStatus = Literal["ok", "failed", "budget_exhausted", "cancelled"]
 
@@ -110,7 +109,7 @@ def _search() -> type[Planner]:
 register_planner("search", _search)
 
 
-def describe_tools(tools: ToolRegistry, *, empty: str) -> str:
+def describe_tools(tools: ToolsLike, *, empty: str) -> str:
     """The tool list a planner's prompt shows: name, parameters, description, JSON schema;
     ``empty`` when there are no tools.
     """

@@ -19,11 +19,11 @@ from forethought.exceptions import BudgetExceeded, GraphValidationError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
 from forethought.planners.base import Planner, PlanOutcome, describe_tools
 from forethought.planners.plan_parser import PlanLineError, PlannedTask, StreamingPlanParser
-from forethought.runtime.context import RunContext
+from forethought.runtime.context import RunContext, ToolsLike
 from forethought.runtime.events import PlannerEvent
 from forethought.runtime.executor import Executor, FailurePolicy, GraphResult, NodeStatus
 from forethought.runtime.graph import Subtask
-from forethought.tools.base import ToolRegistry, render_output
+from forethought.runtime.rendering import render_output
 
 PLAN_SYSTEM = """\
 You are a planner. Write a plan that answers the user's question by calling tools.
@@ -212,7 +212,7 @@ class LLMCompilerPlanner(Planner):
                     f"round {round_no + 1}: {len(rnd.tasks)} tasks, {len(rnd.errors)} errors")
         return rnd
 
-    def _dispatch(self, tools: ToolRegistry, executor: Executor, rnd: _Round,
+    def _dispatch(self, tools: ToolsLike, executor: Executor, rnd: _Round,
                   item: PlannedTask | PlanLineError, offset: int) -> None:
         if isinstance(item, PlanLineError):
             index = item.index if item.index is not None else offset + len(rnd.errors) + 1
@@ -258,7 +258,7 @@ class LLMCompilerPlanner(Planner):
             ctx.events.emit(PlannerEvent(action=action, detail=detail))
 
 
-def _bind_positional(tools: ToolRegistry, task: PlannedTask) -> dict[str, Any]:
+def _bind_positional(tools: ToolsLike, task: PlannedTask) -> dict[str, Any]:
     """Name positional arguments after the tool's parameters, in schema order."""
     if not task.positional:
         return dict(task.args)

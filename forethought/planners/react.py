@@ -25,7 +25,7 @@ from forethought.planners.base import Planner, PlanOutcome, describe_tools
 from forethought.planners.react_actions import Finish, InvalidAction, parse_action
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import PlannerEvent
-from forethought.tools.base import render_output
+from forethought.runtime.rendering import render_output
 
 REACT_SYSTEM = """\
 Answer the question by reasoning step by step and using tools.

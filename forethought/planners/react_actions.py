@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from forethought.tools.base import ToolRegistry
+from forethought.runtime.context import ToolsLike
 
 _ACTION = re.compile(r"^[ \t]*Action[ \t]*\d*[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
 _CALL = re.compile(r"^([A-Za-z_][\w.-]*)\s*(?:\((.*)\)|\[(.*)\])\s*[.;]?\s*$", re.DOTALL)
@@ -101,7 +101,7 @@ def action_text(reply: str) -> str | None:
     return reply[matches[-1].end():].strip() if matches else None
 
 
-def parse_action(reply: str, tools: ToolRegistry) -> ParsedAction:
+def parse_action(reply: str, tools: ToolsLike) -> ParsedAction:
     """The action a ReAct reply asks for; problems come back as :class:`InvalidAction`."""
     body = action_text(reply)
     if body is None:

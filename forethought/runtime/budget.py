@@ -1,7 +1,26 @@
-"""Budgets: limits on tokens, dollars, seconds and model calls, enforced before each call."""
+"""Budgets: limits on tokens, dollars, seconds and model calls, enforced when a call is sent.
+
+What is exact and what can be overrun (the README's "Budgets" section says the same):
+
+- ``max_model_calls`` is exact: a call is counted when it is admitted, and refused once the
+  count is reached.
+- ``max_tokens`` and ``max_cost_usd`` are enforced with reservations. A call is admitted at the
+  moment it is sent (after the model's own queue, see :mod:`forethought.models.admission`) and
+  reserves its worst case: its prompt tokens plus ``max_tokens`` per sample (or the model's
+  ceiling), priced with the model's cost table. A call is admitted only if everything spent,
+  everything reserved by calls still at the provider and its own worst case fit under the cap;
+  otherwise it waits for calls in flight to return (their reservations then shrink to what they
+  really used). When nothing is in flight and the call still does not fit, it goes out alone if
+  the cap is not yet reached: that single call is the only way past the cap, by at most its own
+  usage. So a cap is never overrun by more than the calls at the provider when it was reached,
+  and not at all while every call stays within its worst case.
+- ``max_seconds`` is a deadline: the run context cancels model and tool calls in flight when it
+  passes, and refuses new ones.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +37,7 @@ class Budget:
     """Prompt plus completion tokens."""
     max_cost_usd: float | None = None
     max_seconds: float | None = None
-    """Wall time since the run started."""
+    """Wall time since the run started: a deadline that cancels calls in flight."""
     max_model_calls: int | None = None
 
     def __post_init__(self) -> None:
@@ -28,29 +47,48 @@ class Budget:
                 raise UserError(f"Budget.{name} must be >= 0, got {value!r}")
 
 
+@dataclass(kw_only=True, slots=True)
+class Reservation:
+    """One admitted dispatch: the worst case held against the budget until it returns."""
+
+    worst: Usage
+    settled: bool = False
+
+
 @dataclass(kw_only=True)
 class BudgetTracker:
-    """Accounts for one run's spending against its :class:`Budget`.
+    """Accounts for one run's spending against its :class:`Budget` (see the module docs).
 
-    :meth:`reserve` is called before every model call and raises :class:`BudgetExceeded` once a
-    limit is reached. Model calls are counted when they start, so ``max_model_calls`` is exact;
-    tokens and cost are known only when a call returns, so they can be overrun by at most the
-    calls already in flight when the limit was reached, and never by a call started after.
+    :meth:`admit` is awaited when a call is sent and returns a :class:`Reservation`;
+    :meth:`settle` reconciles it with the call's real usage when it returns.
     """
 
     budget: Budget = field(default_factory=Budget)
     clock: Callable[[], float] = time.monotonic
     spent: Usage = field(default_factory=Usage)
     """Usage of the calls that have returned."""
+    reserved: Usage = field(default_factory=Usage)
+    """Worst cases of the calls in flight."""
     started_calls: int = 0
     in_flight: int = 0
     started_at: float = field(default=0.0)
+    refused: str | None = None
+    """Why the first call was refused (or cancelled at the deadline); ``None`` if none was."""
+    in_flight_at_cap: int | None = None
+    """Calls in flight when a token or cost cap was first reached (for reports)."""
+    _changed: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
         self.started_at = self.clock()
 
     def elapsed(self) -> float:
         return self.clock() - self.started_at
+
+    def remaining_seconds(self) -> float | None:
+        """Seconds until the deadline, ``None`` without one (never negative)."""
+        if self.budget.max_seconds is None:
+            return None
+        return max(0.0, self.budget.max_seconds - self.elapsed())
 
     def exhausted(self) -> str | None:
         """The reason no further call may start, or ``None`` while within budget."""
@@ -60,21 +98,81 @@ class BudgetTracker:
         if b.max_tokens is not None and self.spent.total_tokens >= b.max_tokens:
             return f"tokens {self.spent.total_tokens} >= limit {b.max_tokens}"
         if b.max_cost_usd is not None and self.spent.cost_usd >= b.max_cost_usd:
-            return f"cost ${self.spent.cost_usd:.4f} >= limit ${b.max_cost_usd:.4f}"
+            return f"cost ${self.spent.cost_usd:.6f} >= limit ${b.max_cost_usd:.6f}"
         if b.max_seconds is not None and self.elapsed() >= b.max_seconds:
             return f"elapsed {self.elapsed():.2f}s >= limit {b.max_seconds}s"
         return None
 
-    def reserve(self) -> None:
-        """Claim one model call, or raise :class:`BudgetExceeded`."""
+    def over(self) -> str | None:
+        """Which cap the spending went past (an in-flight overrun), or ``None``."""
+        b = self.budget
+        if b.max_tokens is not None and self.spent.total_tokens > b.max_tokens:
+            return f"tokens {self.spent.total_tokens} > limit {b.max_tokens}"
+        if b.max_cost_usd is not None and self.spent.cost_usd > b.max_cost_usd:
+            return f"cost ${self.spent.cost_usd:.6f} > limit ${b.max_cost_usd:.6f}"
+        return None
+
+    def refuse(self, reason: str) -> BudgetExceeded:
+        """Record a refusal (the first one is kept) and return the error to raise."""
+        if self.refused is None:
+            self.refused = reason
+        return BudgetExceeded(reason)
+
+    def check(self) -> None:
+        """Raise :class:`BudgetExceeded` if no call may start now (no reservation made)."""
         reason = self.exhausted()
         if reason is not None:
-            raise BudgetExceeded(reason)
+            raise self.refuse(reason)
+
+    def _fits(self, worst: Usage) -> bool:
+        b = self.budget
+        if b.max_tokens is not None and (self.spent.total_tokens + self.reserved.total_tokens
+                                         + worst.total_tokens) > b.max_tokens:
+            return False
+        return not (b.max_cost_usd is not None and (
+            self.spent.cost_usd + self.reserved.cost_usd + worst.cost_usd) > b.max_cost_usd)
+
+    async def admit(self, worst: Usage) -> Reservation:
+        """Admit a call whose worst case is ``worst``: at once if it fits under every cap,
+        after calls in flight return if it does not, alone if nothing is in flight; or raise
+        :class:`BudgetExceeded` once a cap is reached.
+        """
+        while True:
+            self.check()
+            if self.in_flight == 0 or self._fits(worst):
+                break
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            await self._changed.wait()
         self.started_calls += 1
         self.in_flight += 1
+        self.reserved.add(worst)
+        return Reservation(worst=worst)
 
-    def settle(self, usage: Usage | None) -> None:
-        """Record a finished call (``None`` if it failed without a usage report)."""
+    def settle(self, reservation: Reservation, usage: Usage | None) -> None:
+        """Replace ``reservation`` by the call's real ``usage`` (``None``: nothing known)."""
+        if reservation.settled:
+            return
+        reservation.settled = True
         self.in_flight -= 1
+        _subtract(self.reserved, reservation.worst)
         if usage is not None:
             self.spent.add(usage)
+            if self.in_flight_at_cap is None and self.over_or_at_cap():
+                self.in_flight_at_cap = self.in_flight + 1
+        if self._changed is not None:
+            # Wake every waiter to re-check; a new event for the next round of waiting.
+            self._changed.set()
+            self._changed = None
+
+    def over_or_at_cap(self) -> bool:
+        b = self.budget
+        return (b.max_tokens is not None and self.spent.total_tokens >= b.max_tokens) or (
+            b.max_cost_usd is not None and self.spent.cost_usd >= b.max_cost_usd)
+
+
+def _subtract(total: Usage, part: Usage) -> None:
+    total.prompt_tokens -= part.prompt_tokens
+    total.completion_tokens -= part.completion_tokens
+    total.cost_usd = max(0.0, total.cost_usd - part.cost_usd)
+    total.model_calls -= part.model_calls

@@ -1,13 +1,28 @@
 """The run context: the one object through which strategies, planners and tools reach models
 and tools, so that every call is budgeted, observed and recorded.
+
+Budgets are enforced here (see :mod:`forethought.runtime.budget` for what is exact):
+
+- a model call is admitted when it is sent: models that queue (``admits_at_dispatch``) are
+  given a gate that admits each dispatch after their queue; for the others the call is
+  admitted right before the model is called;
+- ``max_seconds`` is a deadline: model and tool calls still running when it passes are
+  cancelled and raise :class:`BudgetExceeded`, so planners and strategies finish with what
+  they have.
+
+The runtime does not import the tools package (tools are a layer above it): tools reach the
+context through the small :class:`ToolLike` / :class:`ToolsLike` protocols, which
+:class:`forethought.tools.base.Tool` and :class:`~forethought.tools.base.ToolRegistry` satisfy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from forethought.exceptions import (
     BudgetExceeded,
@@ -16,16 +31,18 @@ from forethought.exceptions import (
     ToolError,
     ToolExecutionError,
     UnexpectedModelBehavior,
+    UnknownNameError,
 )
+from forethought.models.admission import gated
 from forethought.models.base import Model, TextCallback
-from forethought.models.messages import ModelRequest, ModelResponse, Usage
+from forethought.models.messages import ModelRequest, ModelResponse, ToolSpec, Usage
 from forethought.models.structured import (
     OutputParseError,
     output_schema_for,
     parse_output,
     repair_messages,
 )
-from forethought.runtime.budget import BudgetTracker
+from forethought.runtime.budget import BudgetTracker, Reservation
 from forethought.runtime.events import (
     BudgetExhausted,
     EventBus,
@@ -34,9 +51,61 @@ from forethought.runtime.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from forethought.tools.base import ToolRegistry, render_output
+from forethought.runtime.rendering import render_output
 
 T = TypeVar("T")
+
+
+class ToolLike(Protocol):
+    """What the runtime needs of a tool (``forethought.tools.base.Tool`` is one)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """JSON schema of the arguments object."""
+    timeout_s: float | None
+
+    async def call(self, args: dict[str, Any], ctx: RunContext | None = None) -> Any: ...
+
+    def spec(self) -> ToolSpec: ...
+
+
+class ToolsLike(Protocol):
+    """What the runtime needs of a tool registry (``forethought.tools.base.ToolRegistry``)."""
+
+    def get(self, name: str) -> ToolLike: ...
+
+    def names(self) -> list[str]: ...
+
+    def specs(self) -> tuple[ToolSpec, ...]: ...
+
+    def __contains__(self, name: object) -> bool: ...
+
+    def __iter__(self) -> Iterator[ToolLike]: ...
+
+    def __len__(self) -> int: ...
+
+
+class NoTools:
+    """The registry of a context given no tools."""
+
+    def get(self, name: str) -> ToolLike:
+        raise UnknownNameError("tool", name, ())
+
+    def names(self) -> list[str]:
+        return []
+
+    def specs(self) -> tuple[ToolSpec, ...]:
+        return ()
+
+    def __contains__(self, name: object) -> bool:
+        return False
+
+    def __iter__(self) -> Iterator[ToolLike]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 @dataclass(kw_only=True)
@@ -55,13 +124,41 @@ class Parsed(Generic[T]):
         return total
 
 
+class _Ticket:
+    """One model call's admissions: the gate a queueing model calls at each dispatch."""
+
+    __slots__ = ("_tracker", "reservations")
+
+    def __init__(self, tracker: BudgetTracker) -> None:
+        self._tracker = tracker
+        self.reservations: list[Reservation] = []
+
+    async def admit(self, model: Model, request: ModelRequest) -> None:
+        self.reservations.append(await self._tracker.admit(model.worst_case(request)))
+
+    def settle(self, usage: Usage | None) -> None:
+        """Reconcile every dispatch of the call with its real ``usage`` (counted once)."""
+        for i, reservation in enumerate(self.reservations):
+            self._tracker.settle(reservation, usage if i == 0 else None)
+
+
+def _cancelled_usage(ticket: _Ticket) -> Usage | None:
+    """What a call cancelled at the provider is charged: the prompt it had sent (a provider
+    bills what it read); nothing when it was never sent.
+    """
+    if not ticket.reservations:
+        return None
+    prompt = ticket.reservations[0].worst.prompt_tokens
+    return Usage(prompt_tokens=prompt, model_calls=1)
+
+
 @dataclass(kw_only=True)
 class RunContext:
     """Shared by everything in one run. Pass it along; never build a second one per step."""
 
     model: Model
     """The default model."""
-    tools: ToolRegistry = field(default_factory=ToolRegistry)
+    tools: ToolsLike = field(default_factory=NoTools)
     budget: BudgetTracker = field(default_factory=BudgetTracker)
     events: EventBus = field(default_factory=EventBus)
     run_id: str = ""
@@ -73,42 +170,77 @@ class RunContext:
         if not self.events.run_id:
             self.events.run_id = self.run_id
 
+    # -- budget ------------------------------------------------------------------------------
+
+    def _refusal(self, exc: BudgetExceeded, node_id: str | None) -> BudgetExceeded:
+        if self.events.active:
+            self.events.emit(BudgetExhausted(node_id=node_id, reason=exc.reason,
+                                             spent=replace(self.budget.spent)))
+        return exc
+
+    @asynccontextmanager
+    async def deadline(self) -> AsyncGenerator[None]:
+        """Cancel the block when the run's ``max_seconds`` passes, raising
+        :class:`BudgetExceeded` in its place. No-op without a time limit.
+        """
+        remaining = self.budget.remaining_seconds()
+        if remaining is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        scope = asyncio.timeout_at(loop.time() + remaining)
+        try:
+            async with scope:
+                yield
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            limit = self.budget.budget.max_seconds
+            raise self.budget.refuse(f"elapsed {self.budget.elapsed():.2f}s >= limit {limit}s "
+                                     "(deadline: the call was cancelled)") from None
+
+    # -- models ------------------------------------------------------------------------------
+
     async def complete(self, request: ModelRequest, *, model: Model | None = None,
                        node_id: str | None = None, on_text: TextCallback | None = None,
                        ) -> ModelResponse:
         """Call a model under the run's budget, emitting events.
 
-        Raises :class:`BudgetExceeded` before the call when the budget is spent.
+        Raises :class:`BudgetExceeded` when the call may not be sent (see the module docs).
         """
         model = model or self.model
         try:
-            self.budget.reserve()
+            self.budget.check()
         except BudgetExceeded as exc:
-            if self.events.active:
-                self.events.emit(BudgetExhausted(node_id=node_id, reason=exc.reason,
-                                                 spent=replace(self.budget.spent)))
-            raise
+            raise self._refusal(exc, node_id) from None
         self._calls += 1
         call_id = self._calls
-        emit = self.events.active
-        if emit:
+        if self.events.active:
             self.events.emit(ModelCallStarted(node_id=node_id, model=model.name,
                                               purpose=request.purpose, call_id=call_id))
-        response: ModelResponse | None = None
+        ticket = _Ticket(self.budget)
         try:
-            if on_text is None:
-                response = await model.request(request)
-            else:
-                response = await model.request_stream(request, on_text)
+            async with self.deadline():
+                if not model.admits_at_dispatch:
+                    await ticket.admit(model, request)
+                with gated(ticket):
+                    if on_text is None:
+                        response = await model.request(request)
+                    else:
+                        response = await model.request_stream(request, on_text)
         except BaseException as exc:
-            self.budget.settle(None)
+            usage = _failure_usage(exc, ticket)
+            ticket.settle(usage)
+            if isinstance(exc, BudgetExceeded):
+                self._refusal(exc, node_id)
             if self.events.active:
-                self.events.emit(ModelCallFinished(node_id=node_id, model=model.name,
-                                                   purpose=request.purpose, call_id=call_id,
-                                                   error=f"{type(exc).__name__}: {exc}"))
+                self.events.emit(ModelCallFinished(
+                    node_id=node_id, model=model.name, purpose=request.purpose,
+                    call_id=call_id, usage=usage or Usage(),
+                    error=f"{type(exc).__name__}: {exc}"))
             raise
-        self.budget.settle(response.usage)
-        if emit:
+        ticket.settle(response.usage)
+        if self.events.active:
             self.events.emit(ModelCallFinished(node_id=node_id, model=model.name,
                                                purpose=request.purpose, call_id=call_id,
                                                usage=response.usage, cached=response.cached))
@@ -137,22 +269,33 @@ class RunContext:
                                   + repair_messages(response.text, err, schema))
         raise AssertionError("unreachable")
 
+    # -- tools -------------------------------------------------------------------------------
+
     async def call_tool(self, name: str, args: dict[str, Any], *,
                         node_id: str | None = None) -> Any:
         """Run a registered tool. Failures raise :class:`ToolError` subclasses whose message is
-        fit to show the model.
+        fit to show the model; the run's deadline cancels the call (:class:`BudgetExceeded`).
         """
         tool = self.tools.get(name)
+        try:
+            self.budget.check()
+        except BudgetExceeded as exc:
+            raise self._refusal(exc, node_id) from None
         emit = self.events.active
         if emit:
             self.events.emit(ToolCallStarted(node_id=node_id, tool=name, arguments=args))
         start = time.perf_counter()
         try:
-            if tool.timeout_s is not None:
-                async with asyncio.timeout(tool.timeout_s):
+            async with self.deadline():
+                if tool.timeout_s is not None:
+                    async with asyncio.timeout(tool.timeout_s):
+                        result = await tool.call(args, self)
+                else:
                     result = await tool.call(args, self)
-            else:
-                result = await tool.call(args, self)
+        except BudgetExceeded as exc:
+            self._refusal(exc, node_id)
+            self._tool_failed(node_id, name, str(exc), start)
+            raise
         except ToolError as exc:
             self._tool_failed(node_id, name, str(exc), start)
             raise
@@ -177,3 +320,16 @@ class RunContext:
         if self.events.active:
             self.events.emit(ToolCallFinished(node_id=node_id, tool=name, error=message,
                                               duration_s=time.perf_counter() - start))
+
+
+def _failure_usage(exc: BaseException, ticket: _Ticket) -> Usage | None:
+    """What a failed call is charged: the usage the model reported with the failure (a stream
+    cut short keeps what it received), the sent prompt for a call cancelled at the provider
+    (also at the deadline), else nothing.
+    """
+    partial = getattr(exc, "partial", None)
+    if isinstance(partial, ModelResponse):
+        return partial.usage
+    if isinstance(exc, asyncio.CancelledError | BudgetExceeded):
+        return _cancelled_usage(ticket)
+    return None

@@ -26,7 +26,7 @@ from forethought.models.messages import Message, ModelRequest
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import NodeAdded, NodeFailed, NodeFinished, NodeSkipped, NodeStarted
 from forethought.runtime.graph import Subtask, TaskGraph, cycle_message, find_cycle, resolve
-from forethought.tools.base import render_output
+from forethought.runtime.rendering import render_output
 
 
 class NodeStatus(StrEnum):

@@ -34,7 +34,7 @@ class Template:
     parts: tuple[str | Ref, ...]
 
     def render(self, outputs: Mapping[str, Any]) -> str:
-        from forethought.tools.base import render_output
+        from forethought.runtime.rendering import render_output
 
         return "".join(p if isinstance(p, str) else render_output(outputs[p.node])
                        for p in self.parts)

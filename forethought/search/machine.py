@@ -139,7 +139,8 @@ async def execute(ctx: RunContext, action: Action, *, node_id: str | None = None
         if isinstance(action, CallTool):
             return Outcome(value=await ctx.call_tool(action.tool, action.args, node_id=node_id))
         awaited: Awaitable[Any] = _call(action.fn)
-        return Outcome(value=await awaited)
+        async with ctx.deadline():  # a thread cannot be stopped, but the search moves on
+            return Outcome(value=await awaited)
     except (ForethoughtError, Exception) as exc:  # noqa: BLE001 - the strategy decides
         return Outcome(error=exc)
 

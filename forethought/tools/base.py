@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -21,6 +20,7 @@ from forethought.exceptions import (
     UserError,
 )
 from forethought.models.messages import ToolSpec
+from forethought.runtime.rendering import render_output
 
 if TYPE_CHECKING:
     from forethought.runtime.context import RunContext
@@ -154,16 +154,6 @@ def tool(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
     def wrap(f: Callable[..., Any]) -> FunctionTool:
         return FunctionTool(f, name=name, description=description, timeout_s=timeout_s)
     return wrap(fn) if fn is not None else wrap
-
-
-def render_output(value: Any) -> str:
-    """How a tool's output is shown to a model."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 class Toolset(ABC):

@@ -199,6 +199,10 @@ class SimulatedModel(Model):
             on_text(line)
         return response
 
+    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_price_per_mtok
+                + completion_tokens * self.output_price_per_mtok) / 1e6
+
     def _wait(self, response: ModelResponse) -> float:
         return response.usage.latency_s * self.time_scale if self.sleep else 0.0
 
@@ -216,8 +220,7 @@ class SimulatedModel(Model):
         prompt_tokens = _tokens(request.prompt_chars())
         completion_tokens = sum(_tokens(len(t)) for t in texts)
         usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                      cost_usd=(prompt_tokens * self.input_price_per_mtok
-                                + completion_tokens * self.output_price_per_mtok) / 1e6,
+                      cost_usd=self.price(prompt_tokens, completion_tokens),
                       latency_s=self._latency(_rng(base, "latency")), model_calls=1)
         return ModelResponse(choices=[Choice(text=t, finish_reason="stop") for t in texts],
                              usage=usage, model=self.name)

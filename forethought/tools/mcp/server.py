@@ -17,7 +17,7 @@ import pydantic
 
 from forethought._version import __version__
 from forethought.exceptions import ForethoughtError, ToolError, UserError
-from forethought.tools.base import render_output
+from forethought.runtime.rendering import render_output
 from forethought.tools.mcp._render import validation_summary
 from forethought.tools.mcp._sdk import require_mcp
 
