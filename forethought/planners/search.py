@@ -26,7 +26,7 @@ from forethought.planners.base import Planner, PlanOutcome
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import PlannerEvent
 from forethought.search.base import Strategy, strategy_class
-from forethought.search.scorers import Scorer, Staged, make_scorer
+from forethought.search.scorers import Scorer, Staged, ToolScorer, make_scorer
 from forethought.search.task import SearchTask, build_task, task_names, task_options
 
 Spec = str | dict[str, Any]
@@ -136,6 +136,13 @@ class SearchPlanner(Planner):
         return partial if partial is final else Staged(partial=partial, final=final)
 
     async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
+        missing = [s.tool for s in (self.scorer, self.final_scorer)
+                   if isinstance(s, ToolScorer) and s.tool not in ctx.tools]
+        if missing:
+            # Otherwise every candidate would be unscored and the run would still end "ok".
+            have = ", ".join(repr(n) for n in ctx.tools.names()) or "none"
+            return PlanOutcome(answer=None, status="failed", error=(
+                f"the scorer's tool {missing[0]!r} is not among the run's tools ({have})"))
         task = self.task_for(question)
         self._event(ctx, "search_started", f"{self.strategy!r} on a {self.task_kind} task")
         result = await self.strategy.arun(ctx, task, node_id="search")
@@ -145,8 +152,9 @@ class SearchPlanner(Planner):
             return PlanOutcome(answer=result.answer, status="budget_exhausted", partial=True,
                                error=f"budget spent during the search; {stats}")
         if result.answer is None:
+            cause = f"; first failure: {result.first_error}" if result.first_error else ""
             return PlanOutcome(answer=None, status="failed",
-                               error=f"the search found no answer; {stats}")
+                               error=f"the search found no answer; {stats}{cause}")
         return PlanOutcome(answer=result.answer)
 
     @staticmethod

@@ -39,6 +39,9 @@ class StrategyResult:
     """The budget ran out: the answer is the best found so far."""
     stats: dict[str, int | float] = field(default_factory=dict[str, int | float])
     """Counters such as unparseable steps, unscored candidates, nodes expanded."""
+    first_error: str | None = None
+    """The first call that failed for another reason than the budget, verbatim (``None``:
+    none failed)."""
 
 
 class Strategy(ABC):

@@ -74,6 +74,7 @@ def _vote(task: SearchTask, log: SearchLog, states: list[State], evaluations: in
     own score, by the caller).
     """
     outcomes = yield [Sample(request=task.vote_request(states), n=evaluations, tag="vote")]
+    log.failed(outcomes)
     votes = [0] * len(states)
     counted = 0
     for text in outcomes[0].texts:
