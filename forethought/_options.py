@@ -9,6 +9,7 @@ through pydantic up to the recipe.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ TAG_PREFIX = "~"
 """Union members are tagged with names starting with this; they are not part of a location."""
 
 _WITH_INPUT = ("int_", "float_", "bool_", "greater_than", "less_than", "string_", "literal_",
-               "multiple_of", "finite_number", "enum", "name_or_mapping")
+               "multiple_of", "finite_number", "enum", "name_or_mapping", "list_type",
+               "dict_type", "model_type")
 """Error types whose message is clearer with the offending scalar shown."""
 
 
@@ -58,11 +60,15 @@ def _clean_loc(loc: Sequence[str | int]) -> Loc:
 
 
 def _shown(value: Any) -> str | None:
-    """``value`` for a message, when it is a short scalar (never a mapping or a long text)."""
+    """``value`` for a message: a short scalar as itself, a list or mapping by its kind."""
     if isinstance(value, bool | int | float) or value is None:
         return repr(value)
-    if isinstance(value, str) and len(value) <= 80:
-        return repr(value)
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 80 else "a long text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
     return None
 
 
@@ -83,6 +89,8 @@ def problems_of(exc: pydantic.ValidationError, *,
             names = ", ".join(valid(loc) if callable(valid) else valid) or "none"
             message = f"unknown option of {what}; valid options: {names}" if what else \
                 f"unknown field; valid fields here: {names}"
+        elif isinstance(err.get("input"), float) and not math.isfinite(err["input"]):
+            message = f"Input should be a finite number, got {err['input']!r}"
         elif err["type"].startswith(_WITH_INPUT):
             shown = _shown(err.get("input"))
             if shown is not None:

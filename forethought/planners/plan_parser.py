@@ -206,10 +206,16 @@ def _call(body: str) -> tuple[str, str] | str:
     if parts is None:
         return f"expected `tool(arguments)`, got {body!r}"
     name, args, rest = parts
-    rest = rest.strip().lstrip(".;,").rstrip("*_`").strip()
+    rest = rest.strip(" *_`").lstrip(".;,").strip(" *_`")
     if rest and not _TRAILER.match(rest):
         return f"unexpected text {rest!r} after the call to {name}"
     return name, args
+
+
+def numbered_heading(line: str) -> int | None:
+    """The number of a line that is only a number (``### Step 2``, ``**2.**``), else None."""
+    numbered = _numbered(_DECORATION.sub("", line, count=1).strip())
+    return numbered[0] if numbered is not None and not numbered[1].strip(" *_`") else None
 
 
 def _looks_like_call(text: str) -> bool:
@@ -233,6 +239,8 @@ def parse_task_line(line: str) -> PlannedTask | PlanLineError | None:
                              message=f"the task {text!r} has no number; write each task as "
                                      f"`N. tool(arguments)`")
     index, body = numbered
+    if not body.strip(" *_`"):
+        return None  # a heading ("### Step 1"): the task, if any, follows on the next line
     call = _call(body)
     if isinstance(call, str):
         return PlanLineError(index=index, raw=line.strip(), message=f"task {index}: {call}")
@@ -263,6 +271,8 @@ class StreamingPlanParser:
         self.tasks: list[PlannedTask] = []
         self.errors: list[PlanLineError] = []
         self.joined = False
+        self._heading: int | None = None
+        """The number of a heading line (``### Step 2``) awaiting its task on the next line."""
 
     def feed(self, chunk: str) -> list[PlannedTask | PlanLineError]:
         self._buffer += chunk
@@ -280,7 +290,13 @@ class StreamingPlanParser:
                 break  # anything after join() is not part of the plan
             item = parse_task_line(line)
             if item is None:
+                if line.strip():
+                    self._heading = numbered_heading(line)
                 continue
+            heading, self._heading = self._heading, None
+            if heading is not None and isinstance(item, PlanLineError) and item.index is None:
+                numbered = parse_task_line(f"{heading}. {_DECORATION.sub('', line, count=1)}")
+                item = numbered if numbered is not None else item
             if isinstance(item, PlannedTask):
                 self.tasks.append(item)
                 self.joined = item.is_join

@@ -199,7 +199,9 @@ def read_yaml(text: str, *, path: str) -> tuple[Node | None, Any]:
                           field=".".join(str(p) for p in where) if where else None) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "unreadable"
+        # "while scanning ..." contexts only say where PyYAML was; others say what it wanted.
+        context = exc.context if exc.context and not exc.context.startswith("while ") else None
+        problem = "; ".join(str(p) for p in (context, exc.problem) if p) or "unreadable"
         raise RecipeError(f"not valid YAML: {problem}", path=path,
                           line=None if mark is None else mark.line + 1) from None
     except yaml.reader.ReaderError as exc:

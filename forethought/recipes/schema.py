@@ -90,7 +90,7 @@ class ModelConfig(_Strict):
         description="Seconds a whole call may take, every retry and wait included, above 0 "
                     "and at most 86400 (LiteLLM models)")
     api_base: str | None = pydantic.Field(
-        default=None, pattern=r"^https?://\S+$", max_length=2000,
+        default=None, max_length=2000,
         description="Base URL of an OpenAI-compatible server (vLLM, llama.cpp server, "
                     "Ollama...), e.g. http://127.0.0.1:8000/v1 (LiteLLM models)")
     api_key_env: str | None = pydantic.Field(
@@ -108,6 +108,14 @@ class ModelConfig(_Strict):
         default=True, strict=True,
         description="Keep replies at temperature 0 in the response cache (LiteLLM models; "
                     "the simulator is never cached)")
+
+    @pydantic.field_validator("api_base")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+\S*$", value):
+            raise ValueError(f"must be an http:// or https:// URL, such as "
+                             f"http://127.0.0.1:8000/v1, got {value!r}")
+        return value
 
     @pydantic.field_validator("api_key_env")
     @classmethod

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic
 
-from forethought._options import describe_errors
+from forethought._options import OptionsError, describe_errors, problems_of
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.search.machine import Action, CallTool, Outcome, Sample
 
@@ -290,7 +290,8 @@ def make_scorer(spec: str | dict[str, Any]) -> Scorer:
     try:
         options = ScorerOptions.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise UserError(f"invalid scorer {spec!r}: {describe_errors(exc)}") from None
+        raise OptionsError(f"invalid scorer {spec!r}: {describe_errors(exc)}", problems_of(
+            exc, valid=list(ScorerOptions.model_fields), what="scorer")) from None
     if options.kind not in _KINDS:
         raise UnknownNameError("scorer", options.kind, _KINDS)
     if options.kind == "tool" and not options.tool:

@@ -163,3 +163,37 @@ def test_no_answer_fails_with_the_counters() -> None:
 def test_unknown_task_kind_from_code() -> None:
     with pytest.raises(UserError, match="unknown search task 'sudoku'"):
         SearchPlanner(task="sudoku")
+
+
+def test_no_answer_carries_the_first_provider_error_verbatim() -> None:
+    from forethought.models.litellm_import import import_now
+    from forethought.models.litellm_model import LiteLLMModel
+    from tests.fake_openai import API_KEY, MODEL, FakeOpenAI
+
+    import_now()
+    reason = "max_tokens is too large: 999999. This model supports at most 4096 tokens."
+    with FakeOpenAI() as server:
+        server.error(400, reason)
+        server.error(400, reason)
+        model = LiteLLMModel(MODEL, api_base=server.base_url, api_key=API_KEY, max_retries=0)
+        agent = Agent(model, store=None, cache=False,
+                      planner=SearchPlanner(strategy={"kind": "self_consistency", "n": 2}))
+        result = agent.run("What is 2 + 2?")
+        assert len(server.requests) == 2  # a 400 is not retried
+    assert result.status == "failed" and result.answer is None
+    assert result.error is not None
+    stats, first_failure = result.error.split("; first failure: ")
+    assert stats == ("the search found no answer; candidates=0, distinct_answers=0, "
+                     "failed_calls=1, rollouts=0")
+    assert first_failure.startswith("openai/test-model: HTTP 400: ")
+    assert first_failure.endswith(reason)
+
+
+def test_a_scorer_tool_missing_from_the_run_fails_before_any_call() -> None:
+    script = ScriptedModel(["Answer: 4"] * 4)
+    agent = Agent(script, store=None, tools=["calculator"],
+                  planner=SearchPlanner(final_scorer={"kind": "tool", "tool": "checker"}))
+    result = agent.run("What is 2 + 2?")
+    assert result.status == "failed" and script.requests == []
+    assert result.error == ("the scorer's tool 'checker' is not among the run's tools "
+                            "('calculator')")
