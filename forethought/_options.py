@@ -106,11 +106,13 @@ def describe_errors(exc: pydantic.ValidationError) -> str:
 
 
 def validate_options(kind: str, name: str, schema: type[M], options: Mapping[str, Any]) -> M:
-    """``options`` of the ``kind`` named ``name``, validated by ``schema``; the
-    :class:`OptionsError` names each problem and the valid options.
+    """``options`` of the ``kind`` named ``name``, validated by ``schema`` in strict mode
+    (options come from files and callers, where ``"10"`` or ``512.0`` for a count is a mistake,
+    not a number to coerce); the :class:`OptionsError` names each problem and the valid
+    options.
     """
     try:
-        return schema.model_validate(dict(options))
+        return schema.model_validate(dict(options), strict=True)
     except pydantic.ValidationError as exc:
         valid = list(schema.model_fields)
         raise OptionsError(

@@ -102,3 +102,21 @@ def test_tool_entries_with_options_are_checked() -> None:
         parse_recipe("tools:\n  - name: nope\n", path="r.yaml")
     recipe = parse_recipe("tools:\n  - name: calculator\n  - clock\n")
     assert [t.name for t in recipe.tool_configs()] == ["calculator", "clock"]
+
+
+def test_the_json_schema_knows_every_components_options() -> None:
+    import jsonschema
+
+    schema = recipe_json_schema()
+    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)
+    python = schema["properties"]["tools"]["items"]["anyOf"]
+    (variant,) = [v for v in python if v.get("title") == "name: python"]
+    assert variant["properties"]["memory_mb"]["maximum"] == 262_144
+    for bad in ({"tools": [{"name": "python", "memory_mb": 10**9}]},
+                {"tools": ["serch"]},
+                {"planner": {"kind": "search", "strategy": {"kind": "beam", "widht": 2}}},
+                {"planner": {"kind": "search", "strategy": {"kind": "best_of_n", "n": 0}}},
+                {"model": {"name": "openai/x", "top_p": 2}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)

@@ -217,6 +217,14 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _registries_loaded() -> None:
+    # The first check imports every registered tool, planner and strategy; the timings below
+    # are of checking, not of that one-off import.
+    for shipped in (ROOT / "recipes").glob("*.yaml"):
+        check_recipe(shipped)
+
+
 @pytest.fixture
 def recipe_file(tmp_path: Path) -> Path:
     return tmp_path / "bad.yaml"

@@ -33,14 +33,8 @@ from forethought.exceptions import RecipeError
 from forethought.recipes._yaml import MAX_BYTES, line_of, read_yaml
 from forethought.recipes.build import build_agent, effective_model, make_model
 from forethought.recipes.checks import recipe_problems
-from forethought.recipes.schema import (
-    BudgetConfig,
-    ModelConfig,
-    PlannerConfig,
-    Recipe,
-    ToolConfig,
-    recipe_json_schema,
-)
+from forethought.recipes.json_schema import recipe_json_schema
+from forethought.recipes.schema import BudgetConfig, ModelConfig, PlannerConfig, Recipe, ToolConfig
 
 if typing.TYPE_CHECKING:
     from yaml.nodes import Node
@@ -94,7 +88,7 @@ def _problems(text: str, path: str, base_dir: Path | None) -> tuple[Recipe | Non
         return None, [RecipeError(f"a recipe is a mapping of fields, got "
                                   f"{type(data).__name__}", path=path, line=1)]
     try:
-        recipe = Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data, strict=True)
     except pydantic.ValidationError as exc:
         return None, _as_errors(problems_of(exc, valid=_valid_fields), node, path)
     recipe.located_at(None if path == "<recipe>" else path, base_dir)

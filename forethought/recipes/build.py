@@ -37,7 +37,7 @@ def effective_model(recipe: Recipe, *, model: str | None = None, api_base: str |
         if value is not None:
             given[key] = value
     try:
-        return ModelConfig.model_validate(given), dropped
+        return ModelConfig.model_validate(given, strict=True), dropped
     except pydantic.ValidationError as exc:
         problem = problems_of(exc)[0]
         key = str(problem.loc[0]) if problem.loc else ""

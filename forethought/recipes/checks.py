@@ -75,7 +75,7 @@ def planner_problems(recipe: Recipe, tools: list[str] | None) -> list[Problem]:
         return []
     cfg = recipe.planner_config()
     cls = planner_class(cfg.kind)
-    options = cls.Options.model_validate(cfg.options())
+    options = cls.Options.model_validate(cfg.options(), strict=True)
     problems: list[Problem] = []
     for loc, name in cls.tools_named(options):
         if name not in tools:

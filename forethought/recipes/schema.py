@@ -38,6 +38,9 @@ def is_simulated(name: str) -> bool:
 
 def check_model_name(name: str) -> str:
     """``name`` if it names the simulator (with valid keys) or a LiteLLM ``provider/model``."""
+    if not name.strip():
+        raise UserError("the model name is empty; name 'simulated' or a LiteLLM model such "
+                        "as 'openai/gpt-4o-mini'")
     if is_simulated(name):
         from forethought.models.simulated.spec import parse_spec
 
@@ -316,6 +319,3 @@ class Recipe(_Strict):
         return self.planner if isinstance(self.planner, PlannerConfig) else PlannerConfig(
             kind=self.planner)
 
-
-def recipe_json_schema() -> dict[str, Any]:
-    return Recipe.model_json_schema()

@@ -288,7 +288,7 @@ def make_scorer(spec: str | dict[str, Any]) -> Scorer:
     """A scorer from a recipe value: a kind name, or a mapping with ``kind`` and options."""
     data: dict[str, Any] = {"kind": spec} if isinstance(spec, str) else dict(spec)
     try:
-        options = ScorerOptions.model_validate(data)
+        options = ScorerOptions.model_validate(data, strict=True)
     except pydantic.ValidationError as exc:
         raise OptionsError(f"invalid scorer {spec!r}: {describe_errors(exc)}", problems_of(
             exc, valid=list(ScorerOptions.model_fields), what="scorer")) from None
