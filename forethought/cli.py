@@ -106,7 +106,8 @@ def run(
             agent.close()
     if json_output:
         out: dict[str, Any] = {"answer": result.answer, "status": result.status,
-                               "partial": result.partial, "run_id": result.run_id,
+                               "partial": result.partial, "verified": result.verified,
+                               "score": result.score, "run_id": result.run_id,
                                "error": result.error, "usage": {
                                    "model_calls": result.usage.model_calls,
                                    "prompt_tokens": result.usage.prompt_tokens,
@@ -118,6 +119,8 @@ def run(
         typer.echo(result.answer if result.answer is not None else "(no answer)")
         flag = "" if result.status == "ok" else f" [{result.status}" + (
             ", partial" if result.partial else "") + "]"
+        if result.verified is not None:
+            flag += " [verified]" if result.verified else " [rejected by the verifier]"
         typer.echo(f"usage: {result.usage.summary()}; {result.duration_s:.2f}s wall; "
                    f"run {result.run_id}{flag}", err=False)
     if result.status != "ok":

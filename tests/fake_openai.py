@@ -360,3 +360,26 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     """A started :class:`FakeOpenAI`; stopped cleanly at teardown."""
     with FakeOpenAI() as server:
         yield server
+
+
+def serve_forever(text: str, usage: tuple[int, int], delay_s: float) -> None:
+    """Serve one default reply until stdin closes, printing the base URL first: a server in
+    its own process, so that a benchmark's client does not share a GIL with it.
+    """
+    import sys
+
+    with FakeOpenAI() as server:
+        server.default = Reply(texts=(text,), usage=usage, delay_s=delay_s)
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Serve one reply on 127.0.0.1 until stdin closes")
+    parser.add_argument("--text", default="ok")
+    parser.add_argument("--usage", type=int, nargs=2, default=(11, 7))
+    parser.add_argument("--delay", type=float, default=0.0)
+    options = parser.parse_args()
+    serve_forever(options.text, (options.usage[0], options.usage[1]), options.delay)

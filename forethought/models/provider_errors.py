@@ -96,6 +96,10 @@ def http_status(exc: BaseException) -> int | None:
     import openai
 
     for item in _chain(exc):
+        # litellm's own exceptions subclass the SDK's and carry made-up statuses (a 200 whose
+        # body did not parse becomes "500"): only the SDK's and httpx's saw a real response.
+        if type(item).__module__.startswith("litellm"):
+            continue
         if isinstance(item, openai.APIStatusError):
             return item.status_code
         if isinstance(item, httpx.HTTPStatusError):

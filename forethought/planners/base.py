@@ -15,7 +15,8 @@ from forethought.exceptions import UnknownNameError
 from forethought.runtime.context import RunContext, ToolsLike
 from forethought.runtime.executor import GraphResult
 
-PlanStatus = Literal["ok", "failed", "budget_exhausted", "cancelled"]
+PlanStatus = Literal["ok", "unverified", "failed", "budget_exhausted", "cancelled"]
+"""``unverified``: a verifier judged the answer and rejected it (and every alternative)."""
 
 
 @dataclass(kw_only=True)
@@ -29,6 +30,10 @@ class PlanOutcome:
     error: str | None = None
     partial: bool = False
     """True when the answer is the best available, not a finished one (e.g. budget spent)."""
+    verified: bool | None = None
+    """Whether a verifier accepted the answer; ``None`` when none judged it."""
+    score: float | None = None
+    """The verifier's (or the search's) score of the answer, when there is one."""
 
 
 class Planner(ABC):

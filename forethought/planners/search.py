@@ -148,14 +148,20 @@ class SearchPlanner(Planner):
         result = await self.strategy.arun(ctx, task, node_id="search")
         stats = ", ".join(f"{k}={v}" for k, v in sorted(result.stats.items()))
         self._event(ctx, "search_finished", f"answer={result.answer!r}; {stats}")
+        outcome = PlanOutcome(answer=result.answer, verified=result.verified,
+                              score=result.score)
         if result.partial:
-            return PlanOutcome(answer=result.answer, status="budget_exhausted", partial=True,
-                               error=f"budget spent during the search; {stats}")
-        if result.answer is None:
+            outcome.status, outcome.partial = "budget_exhausted", True
+            outcome.error = f"budget spent during the search; {stats}"
+        elif result.answer is None:
             cause = f"; first failure: {result.first_error}" if result.first_error else ""
-            return PlanOutcome(answer=None, status="failed",
-                               error=f"the search found no answer; {stats}{cause}")
-        return PlanOutcome(answer=result.answer)
+            outcome.status = "failed"
+            outcome.error = f"the search found no answer; {stats}{cause}"
+        elif result.verified is False:
+            outcome.status = "unverified"
+            outcome.error = (f"the verifier rejected every candidate; the answer is the best "
+                             f"of them; {stats}")
+        return outcome
 
     @staticmethod
     def _event(ctx: RunContext, action: str, detail: str) -> None:

@@ -22,8 +22,6 @@ from forethought.runtime.budget import Budget
 
 INT64 = 2**63 - 1
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-SIMULATOR_SETTINGS = ("seed",)
-"""Model settings the simulated model applies (its seed); every other one is refused for it."""
 _LITELLM_ONLY = ("temperature", "max_tokens", "top_p", "timeout_s", "call_timeout_s",
                  "api_base", "api_key_env", "max_concurrency", "max_retries", "cache")
 

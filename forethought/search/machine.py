@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias, cast
 
+from forethought._threads import in_thread
 from forethought.exceptions import BudgetExceeded, ForethoughtError
 from forethought.models.messages import ModelRequest, ModelSettings, Usage
 from forethought.runtime.context import RunContext
@@ -125,7 +126,7 @@ async def _sample(ctx: RunContext, action: Sample, node_id: str | None) -> Outco
 async def _call(fn: Callable[[], Any]) -> Any:
     if inspect.iscoroutinefunction(fn):
         return await fn()
-    result = await asyncio.to_thread(fn)
+    result = await in_thread(fn)
     if inspect.isawaitable(result):
         return await result
     return result

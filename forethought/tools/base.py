@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import re
 from abc import ABC, abstractmethod
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast, get_type_hints, overload
 import pydantic
 
 from forethought._options import Problem, validate_options
+from forethought._threads import in_thread
 from forethought.exceptions import (
     ToolArgumentError,
     ToolExecutionError,
@@ -134,7 +134,7 @@ class FunctionTool(Tool):
             kwargs[self._ctx_param] = ctx
         if self._is_async:
             return await cast(Awaitable[Any], self.fn(**kwargs))
-        return await asyncio.to_thread(self.fn, **kwargs)
+        return await in_thread(self.fn, **kwargs)
 
 
 @overload

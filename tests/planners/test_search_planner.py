@@ -71,9 +71,17 @@ def test_game24_recipe_solves_with_every_strategy(tmp_path: Path) -> None:
         solved = 0
         for numbers in puzzles:
             result = agent.run(" ".join(map(str, numbers)))
-            assert result.status == "ok" and result.answer, (name, result.error)
+            assert result.answer, (name, result.error)
             assert result.usage.model_calls <= 300
-            solved += check_answer(numbers, result.answer)
+            correct = check_answer(numbers, result.answer)
+            # The recipe's final scorer is the exact verifier: "ok" only for a verified
+            # (hence correct) answer; a wrong one is "unverified", never "ok".
+            if result.status == "ok":
+                assert result.verified is True and correct, (name, numbers, result.answer)
+            else:
+                assert result.status == "unverified" and result.verified is False, name
+                assert not correct and result.error and "rejected" in result.error
+            solved += correct
         if name != "self_consistency":  # a vote over distinct expressions proves little
             assert solved >= 2, name
 
