@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 import pydantic
 
-from forethought._options import validate_options
+from forethought._options import Loc, validate_options
 from forethought.exceptions import UnknownNameError
 from forethought.runtime.context import RunContext, ToolsLike
 from forethought.runtime.executor import GraphResult
@@ -48,6 +48,14 @@ class Planner(ABC):
     @abstractmethod
     async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
         """Answer ``question`` using ``ctx`` for every model and tool call."""
+
+    @classmethod
+    def tools_named(cls, options: pydantic.BaseModel) -> list[tuple[Loc, str]]:
+        """The tools ``options`` (validated :attr:`Options`) name, each with where it is named,
+        so a recipe can check that its tools include them. Default: none.
+        """
+        del options
+        return []
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Planner:

@@ -49,6 +49,9 @@ class StrategyResult:
     """The chosen candidate's score (the verifier's, when one judged it)."""
     stats: dict[str, int | float] = field(default_factory=dict[str, int | float])
     """Counters such as unparseable steps, unscored candidates, nodes expanded."""
+    first_error: str | None = None
+    """The first call that failed for another reason than the budget, verbatim (``None``:
+    none failed)."""
 
     @property
     def status(self) -> StrategyStatus:

@@ -50,9 +50,21 @@ class SearchLog:
     task: SearchTask
     stats: Counter[str] = field(default_factory=Counter[str])
     candidates: list[Candidate] = field(default_factory=list[Candidate])
+    first_error: str | None = None
+    """The first failure other than the budget, verbatim (a provider's HTTP 400 message...)."""
     _seen: dict[Hashable, Candidate] = field(default_factory=dict[Hashable, Candidate])
     _states: dict[int, State] = field(default_factory=dict[int, State])
     """The final state of each candidate, by ``id(candidate)`` (to verify it later)."""
+
+    def failed(self, outcomes: Sequence[Outcome]) -> None:
+        """Count one failed call if any of ``outcomes`` failed for another reason than the
+        budget, keeping the first such error's message.
+        """
+        errors = [o.error for o in outcomes if o.error is not None and not o.budget_exceeded]
+        if errors:
+            self.stats["failed_calls"] += 1
+            if self.first_error is None:
+                self.first_error = str(errors[0]) or type(errors[0]).__name__
 
     def add(self, state: State, score: float | None, **meta: Any) -> Candidate:
         """Record a final state, once per distinct state: a state reached again keeps its
@@ -108,7 +120,8 @@ class SearchLog:
         return StrategyResult(answer=None if pick is None else pick.answer,
                               candidates=list(self.candidates), partial=partial,
                               verified=None if pick is None else pick.verified,
-                              score=None if pick is None else pick.score, stats=stats)
+                              score=None if pick is None else pick.score, stats=stats,
+                              first_error=self.first_error)
 
 
 def majority(task: SearchTask, candidates: Sequence[Candidate],
@@ -177,8 +190,7 @@ def expand(task: SearchTask, log: SearchLog, states: Sequence[State], widths: Se
     outcomes = yield actions
     for (i, width), outcome in zip(plan, outcomes, strict=True):
         log.stats["proposals"] += len(outcome.texts)
-        if outcome.error is not None and not outcome.budget_exceeded:
-            log.stats["failed_calls"] += 1
+        log.failed([outcome])
         got: list[State] = []
         seen: set[Hashable] = set()
         for text in outcome.texts:
@@ -215,8 +227,7 @@ def rollout(task: SearchTask, log: SearchLog, states: Sequence[State], n: int = 
     finals: list[list[State]] = []
     for state, outcome in zip(states, outcomes, strict=True):
         log.stats["rollouts"] += len(outcome.texts)
-        if outcome.error is not None and not outcome.budget_exceeded:
-            log.stats["failed_calls"] += 1
+        log.failed([outcome])
         done: list[State] = []
         for text in outcome.texts:
             final = task.parse_rollout(state, text)
@@ -259,8 +270,7 @@ def score(task: SearchTask, log: SearchLog, states: Sequence[State],
             start, count = span
             mine = outcomes[start:start + count]
             value = scorer.read(task, state, mine)
-            if any(o.error is not None and not o.budget_exceeded for o in mine):
-                log.stats["failed_calls"] += 1
+            log.failed(mine)
             log.stats["scored" if value is not None else "unscored"] += 1
             if cache is not None and not any(o.budget_exceeded for o in mine):
                 cache[task.key(state)] = value

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic
 
-from forethought._options import describe_errors
+from forethought._options import OptionsError, describe_errors, problems_of
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.search.machine import Action, CallTool, Outcome, Sample
 
@@ -293,7 +293,7 @@ class ScorerOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     kind: str
-    samples: int = pydantic.Field(default=1, ge=1, le=64)
+    samples: int = pydantic.Field(default=1, ge=1, le=64, strict=True)
     tool: str | None = None
 
 
@@ -315,9 +315,10 @@ def make_scorer(spec: str | dict[str, Any]) -> Scorer:
     """A scorer from a recipe value: a kind name, or a mapping with ``kind`` and options."""
     data: dict[str, Any] = {"kind": spec} if isinstance(spec, str) else dict(spec)
     try:
-        options = ScorerOptions.model_validate(data)
+        options = ScorerOptions.model_validate(data, strict=True)
     except pydantic.ValidationError as exc:
-        raise UserError(f"invalid scorer {spec!r}: {describe_errors(exc)}") from None
+        raise OptionsError(f"invalid scorer {spec!r}: {describe_errors(exc)}", problems_of(
+            exc, valid=list(ScorerOptions.model_fields), what="scorer")) from None
     if options.kind not in _KINDS:
         raise UnknownNameError("scorer", options.kind, _KINDS)
     if options.kind == "tool" and not options.tool:

@@ -65,7 +65,7 @@ class TaskOptions(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    max_depth: int | None = pydantic.Field(default=None, ge=1, le=200)
+    max_depth: int | None = pydantic.Field(default=None, ge=1, le=200, strict=True)
     """Steps after which an unfinished path is abandoned (default: the task kind's)."""
     temperature: float | None = pydantic.Field(default=0.7, ge=0, le=2)
 
