@@ -89,24 +89,36 @@
     return L;
   }
   const POS = [];  // node index -> [x, y]
+  const BANDW = 7000;  // layers wrap into bands this wide, so a long chain is not a 1.7M px strip
   function dag() {
     const L = layers(), byLayer = [];
     NODES.forEach((_, i) => { (byLayer[L[i]] = byLayer[L[i]] || []).push(i); });
     const order = new Float64Array(NODES.length);
-    let x = PAD, height = 0, parts = [], edges = [];
+    const parts = [], edges = [];
+    let x = PAD, bandY = PAD, bandH = 0, width = 0;
     for (let l = 0; l < byLayer.length; l++) {
       const ids = byLayer[l] || [];
       // Barycentre of the inputs' rows: fewer crossings than insertion order, one pass.
-      const key = (i) => { const ds = NODES[i].deps; let s = 0, k = 0; for (const d of ds) { const j = nodeIdx.get(d); if (j !== undefined) { s += order[j]; k++; } } return k ? s / k : i; };
-      if (l > 0) { const keys = new Map(ids.map((i) => [i, key(i)])); ids.sort((a, b) => keys.get(a) - keys.get(b) || a - b); }
+      if (l > 0) {
+        const keys = new Map(ids.map((i) => {
+          let s = 0, k = 0;
+          for (const d of NODES[i].deps) { const j = nodeIdx.get(d); if (j !== undefined) { s += order[j]; k++; } }
+          return [i, k ? s / k : i];
+        }));
+        ids.sort((a, b) => keys.get(a) - keys.get(b) || a - b);
+      }
+      // A wide layer folds into columns, about as tall as the columns are wide in total.
+      const rows = Math.max(MAXROWS, Math.ceil(Math.sqrt((ids.length * COLW) / ROWH)));
+      const cols = Math.max(1, Math.ceil(ids.length / rows));
+      if (x > PAD && x + cols * COLW > BANDW) { x = PAD; bandY += bandH + 2 * PAD; bandH = 0; }
       ids.forEach((i, p) => {
-        const col = Math.floor(p / MAXROWS), row = p % MAXROWS;
-        POS[i] = [x + col * COLW, PAD + 18 + row * ROWH];
+        POS[i] = [x + Math.floor(p / rows) * COLW, bandY + 18 + (p % rows) * ROWH];
         order[i] = p;
       });
-      parts.push(`<text class="lane" x="${x}" y="${PAD + 4}">layer ${l + 1}${ids.length > MAXROWS ? ` (${ids.length})` : ""}</text>`);
-      height = Math.max(height, Math.min(ids.length, MAXROWS) * ROWH);
-      x += Math.max(1, Math.ceil(ids.length / MAXROWS)) * COLW;
+      parts.push(`<text class="lane" x="${x}" y="${bandY + 4}">layer ${l + 1}${ids.length > rows ? ` (${ids.length})` : ""}</text>`);
+      bandH = Math.max(bandH, 18 + Math.min(ids.length, rows) * ROWH);
+      x += cols * COLW;
+      width = Math.max(width, x);
     }
     NODES.forEach((n, i) => {
       const [x2, y2] = POS[i];
@@ -115,14 +127,14 @@
         const [x1, y1] = POS[j], a = x1 + NW, b = y1 + NH / 2, c = y2 + NH / 2, m = (a + x2) / 2;
         edges.push(`M${a} ${b}C${m} ${b} ${m} ${c} ${x2} ${c}`);
       }
-      parts.push(`<g class="n ${esc(n.s)}" data-i="${i}" data-node-id="${esc(n.id)}" transform="translate(${POS[i][0]},${POS[i][1]})"><rect width="${NW}" height="${NH}"></rect><text x="6" y="15">${esc(clip(n.id + " · " + n.k, 22))}</text></g>`);
+      parts.push(`<rect class="n ${esc(n.s)}" data-i="${i}" data-node-id="${esc(n.id)}" x="${x2}" y="${y2}" width="${NW}" height="${NH}"></rect><text x="${x2 + 6}" y="${y2 + 15}">${esc(clip(n.id + " · " + n.k, 22))}</text>`);
     });
     const svg = $("dag");
-    svg.setAttribute("width", x + PAD);
-    svg.setAttribute("height", height + PAD * 2 + 18);
+    svg.setAttribute("width", width + PAD);
+    svg.setAttribute("height", bandY + bandH + PAD);
     svg.innerHTML = `<path d="${edges.join("")}"></path>` + parts.join("");
-    svg.addEventListener("click", (e) => { const g = e.target.closest("g.n"); if (g) select("node", +g.dataset.i); });
-    tip(svg, (t) => { const g = t.closest("g.n"); if (!g) return null; const n = NODES[+g.dataset.i]; return `${n.id} [${n.k}] ${n.s} ${dur(span(n))}` + (n.d ? "\n" + clip(n.d, 200) : ""); });
+    svg.addEventListener("click", (e) => { const r = e.target.closest("rect.n"); if (r) select("node", +r.dataset.i); });
+    tip(svg, (t) => { const r = t.closest("rect.n"); if (!r) return null; const n = NODES[+r.dataset.i]; return `${n.id} [${n.k}] ${n.s} ${dur(span(n))}` + (n.d ? "\n" + clip(n.d, 200) : ""); });
   }
   function steps() {
     if (!STEPS.length) return "";
@@ -256,7 +268,7 @@
       for (const el of document.querySelectorAll(`[data-c="${i}"], #calls tr[data-i="${i}"]`)) el.classList.add("sel");
     } else if (kind === "node") {
       h = nodeDetail(NODES[i]);
-      for (const el of document.querySelectorAll(`#dag g[data-i="${i}"], #nodes tr[data-i="${i}"]`)) el.classList.add("sel");
+      for (const el of document.querySelectorAll(`#dag rect[data-i="${i}"], #nodes tr[data-i="${i}"]`)) el.classList.add("sel");
     } else if (kind === "step") h = stepDetail(STEPS[i]);
     else { const n = NOTES[i]; h = `<h2>${esc(n.k)}</h2>` + dl({ node: n.node === null ? "-" : n.node, time: "+" + dur(n.t) }) + "<h3>data</h3>" + pre(JSON.stringify(n.d, null, 2)); }
     $("detail").innerHTML = h;
@@ -278,17 +290,21 @@
     el.addEventListener("mouseleave", () => { t.style.display = "none"; });
   }
 
-  summary();
-  tabs();
-  $("view-graph").insertAdjacentHTML("afterbegin", steps());
-  const stepsEl = document.getElementById("steps");
-  if (stepsEl) stepsEl.addEventListener("click", (e) => { const a = e.target.closest("a[data-step]"); if (a) select("step", +a.dataset.step); });
-  dag();
-  timeline();
-  callsTable();
-  nodesTable();
-  decisionsView();
-  eventsTable();
+  // Each view is timed (performance marks "trace:<view>"; the benchmark reports them).
+  const timed = (name, fn) => { const t = performance.now(); fn(); performance.measure("trace:" + name, { start: t }); };
+  performance.measure("trace:parse", { start: 0 });
+  timed("summary", () => { summary(); tabs(); });
+  timed("steps", () => {
+    $("view-graph").insertAdjacentHTML("afterbegin", steps());
+    const stepsEl = document.getElementById("steps");
+    if (stepsEl) stepsEl.addEventListener("click", (e) => { const a = e.target.closest("a[data-step]"); if (a) select("step", +a.dataset.step); });
+  });
+  timed("graph", dag);
+  timed("timeline", timeline);
+  timed("calls", callsTable);
+  timed("nodes", nodesTable);
+  timed("decisions", decisionsView);
+  timed("events", eventsTable);
   show(NODES.length ? "graph" : "timeline");
   // Read by tests and the trace_page benchmark: the page is built, then painted.
   document.documentElement.dataset.built = String(performance.now());
