@@ -15,6 +15,9 @@ from typing import Any
 from forethought.models.messages import Message, ModelRequest, ModelResponse, ToolCall
 from forethought.runtime.rendering import render_output
 
+DEFAULT_FIELD_CAP = 32_000
+"""Characters kept of one text field unless told otherwise."""
+
 CUT_MARKER = "… [{} more characters not kept]"
 """Appended to a capped field; ``{}`` is the number of characters left out."""
 

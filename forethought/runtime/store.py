@@ -21,7 +21,12 @@ from typing import Any, Literal
 
 from forethought._paths import forethought_home
 from forethought.exceptions import UserError
-from forethought.runtime.call_content import request_content, response_content, result_content
+from forethought.runtime.call_content import (
+    DEFAULT_FIELD_CAP,
+    request_content,
+    response_content,
+    result_content,
+)
 from forethought.runtime.events import Event, ModelCallFinished, ModelCallStarted, ToolCallFinished
 
 _SCHEMA = """
@@ -59,7 +64,6 @@ CREATE TABLE IF NOT EXISTS event_content (
 
 Keep = Literal["content", "metadata"]
 KEEP_CHOICES: tuple[Keep, ...] = ("content", "metadata")
-DEFAULT_MAX_FIELD_CHARS = 32_000
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -101,7 +105,7 @@ class RunStore:
 
     def __init__(self, path: Path | str | None = None, *, batch_size: int = 256,
                  keep: Keep | None = None,
-                 max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> None:
+                 max_field_chars: int = DEFAULT_FIELD_CAP) -> None:
         if keep is None:
             keep = _keep_from_env()
         if keep not in KEEP_CHOICES:

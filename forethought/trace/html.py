@@ -22,7 +22,7 @@ from forethought.trace.model import CallTrace, NodeTrace, RunTrace, note_detail
 PAGE_VERSION = 1
 
 
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
     return resources.files("forethought.trace").joinpath("assets", name).read_text("utf-8")
 
 
@@ -177,7 +177,7 @@ style="background:var(--fail)"></i>failed</span></div>
 def render_page(trace: RunTrace) -> str:
     """The HTML page of ``trace``."""
     return page(f"forethought trace {trace.run_id}", _BODY, page_data(trace),
-                css=_asset("trace.css"), js=_asset("trace.js"))
+                css=asset("trace.css"), js=asset("trace.js"))
 
 
 def write_page(trace: RunTrace, path: Path) -> Path:
