@@ -214,6 +214,8 @@ class RunStore:
         """The id of the run ``ref`` names: a whole id, a prefix of exactly one id, or
         ``last`` (the most recent run). Raises :class:`UserError` naming what is wrong.
         """
+        if not ref.strip():
+            raise UserError("which run? pass a run id, a unique prefix of one, or 'last'")
         if ref in ("last", "latest"):
             row = self._conn.execute(
                 "SELECT id FROM runs ORDER BY created DESC LIMIT 1").fetchone()

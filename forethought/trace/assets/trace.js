@@ -142,7 +142,7 @@
     STEPS.forEach((s, i) => {
       const calls = s.calls.map((c) => CALLS[c]).concat(...s.nodes.map((n) => NODES[n].c.map((c) => CALLS[c])));
       const t = sum(calls);
-      h += `<li><a class="link" data-step="${i}">${esc(s.l)}</a> · ${s.k === "round" ? s.nodes.length + " nodes" : "planner"} · ${t.m} model, ${t.tl} tool calls</li>`;
+      h += `<li><a class="link" data-step="${i}">${esc(s.l)}</a> · ${s.k === "round" ? s.nodes.length + (s.nodes.length === 1 ? " node" : " nodes") : "planner"} · ${t.m} model, ${t.tl} tool calls</li>`;
     });
     return h + "</ol>";
   }
