@@ -7,6 +7,7 @@ written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group
@@ -143,12 +144,26 @@ def _note_label(note: dict[str, Any]) -> Text:
     return Text(f"· {note.get('kind')} {fmt.one_line(body, 3 * _SHORT)}", style="dim")
 
 
-def _add_calls(branch: Tree, calls: list[CallTrace], full: bool) -> None:
-    for call in calls:
-        leaf = branch.add(call_label(call))
-        if full:
-            for line in _content_lines(call):
-                leaf.add(line)
+def _add_call(branch: Tree, call: CallTrace, full: bool) -> None:
+    leaf = branch.add(call_label(call))
+    if full:
+        for line in _content_lines(call):
+            leaf.add(line)
+
+
+_Item = CallTrace | NodeTrace | dict[str, Any]
+"""A call, a node or a note (an event of another kind)."""
+
+
+def _in_time_order(calls: Sequence[CallTrace], notes: Sequence[dict[str, Any]],
+                   nodes: Sequence[NodeTrace] = ()) -> list[_Item]:
+    """Calls, notes and nodes of one branch merged by when they happened."""
+    items: list[tuple[float, int, _Item]] = []
+    items += [(c.start, i, c) for i, c in enumerate(calls)]
+    items += [(float(n.get("ts", 0.0)), i, n) for i, n in enumerate(notes)]
+    items += [(n.added, i, n) for i, n in enumerate(nodes)]
+    items.sort(key=lambda item: (item[0], item[1]))
+    return [item[2] for item in items]
 
 
 def _node_label(node: NodeTrace) -> Text:
@@ -185,14 +200,18 @@ def build_tree(trace: RunTrace, *, full: bool = False) -> Tree:
     tree = Tree(Text(f"run {trace.run_id}", style="bold"), guide_style="dim")
     for step in trace.steps:
         branch = tree.add(_step_label(step))
-        _add_calls(branch, step.calls, full)
-        for note in step.notes:
-            branch.add(_note_label(note))
-        for node in step.nodes:
-            leaf = branch.add(_node_label(node))
-            _add_calls(leaf, node.calls, full)
-            for note in node.notes:
-                leaf.add(_note_label(note))
+        for item in _in_time_order(step.calls, step.notes, step.nodes):
+            if isinstance(item, CallTrace):
+                _add_call(branch, item, full)
+            elif isinstance(item, NodeTrace):
+                leaf = branch.add(_node_label(item))
+                for sub in _in_time_order(item.calls, item.notes):
+                    if isinstance(sub, CallTrace):
+                        _add_call(leaf, sub, full)
+                    elif isinstance(sub, dict):
+                        leaf.add(_note_label(sub))
+            else:
+                branch.add(_note_label(item))
     return tree
 
 

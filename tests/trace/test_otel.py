@@ -290,3 +290,11 @@ def test_cli_otel_names_an_unknown_exporter() -> None:
     assert result.exit_code == 2
     assert ("error: OTEL_TRACES_EXPORTER names 'zipkin'; forethought supports 'otlp', "
             "'console', 'none'") in result.output
+
+
+def test_cli_otel_without_the_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
+    result = runner.invoke(app, ["run", QUICKSTART, "--otel"])
+    assert result.exit_code == 2
+    assert "error: --otel needs the `otel` extra: pip install 'forethought[otel]'" \
+        in result.output
