@@ -132,7 +132,7 @@ def test_pool_config_is_validated() -> None:
 async def test_a_worker_that_stops_answering_is_killed_with_a_typed_error() -> None:
     # A "runner" that says it is ready, then never answers.
     silent = ("import json, struct, sys, time\n"
-              "d = json.dumps({'ready': True}).encode()\n"
+              "d = json.dumps({'ready': True, 'pid': 1, 'python': '3'}).encode()\n"
               "sys.stdout.buffer.write(struct.pack('>I', len(d)) + d)\n"
               "sys.stdout.flush()\ntime.sleep(60)\n")
     worker = ProcessWorker(argv=[sys.executable, "-c", silent], cwd=".", env={},
@@ -147,7 +147,7 @@ async def test_a_worker_that_stops_answering_is_killed_with_a_typed_error() -> N
 
 
 async def test_a_runner_that_cannot_start_is_a_typed_error() -> None:
-    sandbox = ProcessSandbox(python=sys.executable)
+    sandbox = ProcessSandbox(python=sys.executable, landlock=False)
     sandbox.python = "/bin/false"
     with pytest.raises(SandboxError, match="did not start: it exited"):
         await sandbox.run("1")
