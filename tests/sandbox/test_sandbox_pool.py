@@ -33,13 +33,13 @@ class FakeWorker(Worker):
     async def start(self, wait_s: float) -> None:
         del wait_s
 
-    async def _send(self, data: bytes) -> None:
-        del data
+    async def _send(self, data: bytes, payload: bytes = b"") -> None:
+        del data, payload
 
     async def _read_exact(self, n: int) -> bytes:
         raise AssertionError("not used")
 
-    async def request(self, frame: Any, wait_s: float) -> dict[str, Any]:
+    async def request(self, frame: Any, wait_s: float, payload: bytes = b"") -> dict[str, Any]:
         await asyncio.sleep(self.delay)
         return {"clean": self.clean}
 
