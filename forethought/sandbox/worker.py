@@ -177,8 +177,9 @@ class ProcessWorker(Worker):
 
     def __init__(self, *, argv: list[str], cwd: str, env: Mapping[str, str],
                  uid_base: int | None, user: int | None = None,
-                 pass_fds: Sequence[int] = ()) -> None:
+                 pass_fds: Sequence[int] = (), kind: str = "process") -> None:
         super().__init__()
+        self.kind = kind
         self.argv, self.cwd, self.env, self.uid_base = argv, cwd, dict(env), uid_base
         self.user = user
         """Run the runner under this uid (and gid), without supplementary groups."""
@@ -192,7 +193,7 @@ class ProcessWorker(Worker):
 
     def describe(self) -> str:
         pid = self.proc.pid if self.proc else "?"
-        return f"sandbox process worker (pid {pid})"
+        return f"sandbox {self.kind} worker (pid {pid})"
 
     async def start(self, wait_s: float) -> None:
         who: dict[str, Any] = {}
