@@ -8,7 +8,13 @@ import time
 from typing import Any
 
 import pytest
-from sandbox_support import BACKENDS, make_sandbox, our_containers, sandbox_uid_processes
+from sandbox_support import (
+    BACKENDS,
+    make_sandbox,
+    our_containers,
+    sandbox_uid_processes,
+    stray_processes,
+)
 
 from forethought.exceptions import SandboxError, UserError
 from forethought.sandbox import PoolConfig, ProcessSandbox, WarmPool
@@ -185,7 +191,7 @@ async def test_nothing_of_one_job_reaches_the_next_on_the_same_worker(backend: s
         assert first.ok and second.ok, (first, second)
         assert second.value == "([], False, False, False)"
         assert sandbox.pool.started == 1  # type: ignore[attr-defined]
-        assert sandbox_uid_processes() == []  # the background sleeper was killed
+        assert stray_processes(sandbox) == []  # the background sleeper was killed
 
 
 def test_a_sandbox_belongs_to_the_event_loop_that_started_it() -> None:
