@@ -271,11 +271,12 @@ class ProcessWorker(Worker):
 
 def kill_uid(uid: int) -> None:
     """Kill every process of ``uid`` (a worker's throwaway uid): ``kill -9 -1`` run as that
-    uid signals exactly the processes it owns.
-    """
-    import sys
+    uid signals exactly the processes it owns (all but itself).
 
-    cmd = [sys.executable, "-I", "-S", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"]
+    The shell's builtin is used, not this interpreter: a throwaway uid may not be able to
+    read it (a pyenv or virtualenv Python under ``/root``).
+    """
+    cmd = ["/bin/sh", "-c", "kill -9 -1"]
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(cmd, user=uid, group=uid, extra_groups=[], env={}, timeout=10,
                        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
