@@ -18,6 +18,7 @@ from sandbox_support import (
 
 from forethought.exceptions import SandboxError, UserError
 from forethought.sandbox import PoolConfig, ProcessSandbox, WarmPool
+from forethought.sandbox._wire import ExecReply
 from forethought.sandbox.worker import ProcessWorker, Worker
 
 
@@ -150,6 +151,26 @@ async def test_a_worker_that_stops_answering_is_killed_with_a_typed_error() -> N
         await worker.request({"op": "exec"}, wait_s=0.5)
     assert time.perf_counter() - started < 3 and not worker.alive
     assert worker.proc is not None and worker.proc.returncode is not None
+
+
+async def test_a_reply_of_the_wrong_shape_is_a_sandbox_error_and_kills_the_worker() -> None:
+    # A "runner" that answers every request with a stdout that is not a string.
+    liar = ("import json, struct, sys\n"
+            "def send(obj):\n"
+            "    d = json.dumps(obj).encode()\n"
+            "    sys.stdout.buffer.write(struct.pack('>I', len(d)) + d)\n"
+            "    sys.stdout.flush()\n"
+            "send({'ready': True, 'pid': 1, 'python': '3'})\n"
+            "while sys.stdin.buffer.read(4):\n"
+            "    send({'stdout': 5, 'clean': True, 'surprise': 1})\n")
+    worker = ProcessWorker(argv=[sys.executable, "-c", liar], cwd=".", env={}, uid_base=None)
+    await worker.start(10)
+    with pytest.raises(SandboxError, match=r"sent a reply that does not match the sandbox "
+                                           r"protocol \(stdout: Input should be a valid "
+                                           r"string; surprise: Extra inputs are not "
+                                           r"permitted\); it was killed and is replaced"):
+        await worker.call({"op": "exec"}, ExecReply, 5)
+    assert not worker.alive
 
 
 async def test_a_runner_that_cannot_start_is_a_typed_error() -> None:
