@@ -1,9 +1,9 @@
 """The sandbox interface: run untrusted code under limits, get an :class:`ExecResult` back.
 
-Every backend (Docker containers, plain processes) implements :class:`Sandbox`; the rest of
-forethought only sees this module. A sandbox is honest about how isolated it is
-(:attr:`Sandbox.isolation`), and its failures are results or :class:`SandboxError`, never
-a hang.
+Every backend (Docker containers, bubblewrap namespaces, plain processes) implements
+:class:`Sandbox`; the rest of forethought only sees this module. A sandbox is honest about
+how isolated it is (:attr:`Sandbox.isolation`), and its failures are results or
+:class:`SandboxError`, never a hang.
 """
 
 from __future__ import annotations
@@ -51,15 +51,17 @@ class Limits:
     cpu_s: float | None = 10.0
     """Seconds of CPU time (RLIMIT_CPU) before the run is killed; ``None`` for no limit."""
     memory_mb: int = 512
-    """Memory: the container's cgroup limit (Docker) or RLIMIT_AS (process backend)."""
+    """Memory: the container's cgroup limit (Docker), else RLIMIT_AS of each process. The
+    namespace backend also caps each of its scratch tmpfs (``/tmp``, ``/run``, ``/dev/shm``...)
+    at an eighth of it."""
     processes: int = 64
-    """Processes and threads: the pids cgroup (Docker) or RLIMIT_NPROC (process backend)."""
+    """Processes and threads: the pids cgroup (Docker), else RLIMIT_NPROC."""
     output_bytes: int = 1_000_000
     """Bytes kept of stdout and of stderr each; the rest is counted and dropped."""
     file_size_mb: int = 64
     """Largest file the code may write (RLIMIT_FSIZE)."""
     disk_mb: int = 256
-    """Size of the writable work dir (a tmpfs; Docker only)."""
+    """Size of the writable work dir (a tmpfs; Docker and namespace backends)."""
     open_files: int = 256
     """Open file descriptors (RLIMIT_NOFILE)."""
     output_files_mb: int = 16
