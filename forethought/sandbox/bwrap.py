@@ -195,7 +195,8 @@ class BwrapSandbox(PooledSandbox):
             asking for others gets its own worker (a cold start).
         pool: How many warm workers to keep.
         python: The interpreter (default: this one; as root, one a throwaway uid can read,
-            e.g. the system's ``/usr/bin/python3``).
+            e.g. the system's ``/usr/bin/python3``: bubblewrap runs as that uid and cannot
+            bind what it cannot reach, such as a pyenv Python under ``/root``).
         ro_binds: More host paths to expose read-only at the same place (e.g. a
             ``site-packages`` with numpy); nothing else of the host is visible.
         seccomp: Install the seccomp filter (default); :attr:`seccomp` says whether one is
