@@ -166,14 +166,24 @@ class ProcessSandbox(PooledSandbox):
     async def _prepare(self) -> None:
         self.work_root.mkdir(parents=True, exist_ok=True)
         reap_leftover_dirs(self.work_root)
-        if self.landlock_abi:
-            self._runtime = await asyncio.to_thread(runtime_files, self.python)
+        await self._landlock_runtime()
 
-    def _config(self, work: str) -> str:
+    async def _landlock_runtime(self) -> RuntimeFiles | None:
+        """The runtime files jobs may read under Landlock (None when it is off)."""
+        if self.landlock_abi and self._runtime is None:
+            try:
+                self._runtime = await asyncio.to_thread(runtime_files, self.python)
+            except SandboxError as exc:  # never run jobs less confined than promised
+                raise SandboxError(f"{exc}; without that list the process sandbox cannot "
+                                   f"confine jobs with Landlock (pass landlock=False to run "
+                                   f"without it)") from None
+        return self._runtime
+
+    def _config(self, work: str, runtime: RuntimeFiles | None) -> str:
         rules = None
-        if self.landlock_abi and self._runtime is not None:
+        if runtime is not None:
             rules = {"abi": self.landlock_abi, "write": [work], "devices": list(DEVICES),
-                     "read": [str(p) for p in self._runtime.readable()]}
+                     "read": [str(p) for p in runtime.readable()]}
         return json.dumps({
             "container": False, "work": work, "per_job_dir": True,
             "drop_uid": self.drop_uid, "uid_base": UID_BASE, "unshare": self.isolate_network,
@@ -182,9 +192,10 @@ class ProcessSandbox(PooledSandbox):
 
     async def _new_worker(self, limits: Limits) -> Worker:
         del limits  # every limit of the process backend is applied per job
+        runtime = await self._landlock_runtime()
         work = tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-", dir=self.work_root)
         os.chmod(work, 0o711)
-        argv = [self.python, "-I", "-c", runner_source(), self._config(work)]
+        argv = [self.python, "-I", "-c", runner_source(), self._config(work, runtime)]
         worker = ProcessWorker(argv=argv, cwd=work, env=_RUNNER_ENV,
                                uid_base=UID_BASE if self.drop_uid else None)
         try:

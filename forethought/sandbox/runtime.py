@@ -81,8 +81,12 @@ def shared_libraries(binaries: list[Path]) -> set[Path]:
     libs: set[Path] = set()
     for chunk in range(0, len(binaries), 64):
         batch = [str(b) for b in binaries[chunk:chunk + 64]]
-        proc = subprocess.run(["ldd", *batch], capture_output=True, text=True, check=False,
-                              timeout=120)
+        try:
+            proc = subprocess.run(["ldd", *batch], capture_output=True, text=True,
+                                  check=False, timeout=120)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise SandboxError(f"cannot list the shared libraries of the Python runtime "
+                               f"(ldd): {exc}") from None
         for line in proc.stdout.splitlines():
             m = _LDD_LINE.search(line)
             if m and not line.rstrip().endswith(":"):

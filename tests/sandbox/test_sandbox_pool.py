@@ -181,6 +181,18 @@ async def test_a_runner_that_cannot_start_is_a_typed_error() -> None:
     await sandbox.aclose()
 
 
+async def test_jobs_never_run_unconfined_when_landlock_cannot_be_set_up() -> None:
+    sandbox = ProcessSandbox(python=sys.executable)
+    if not sandbox.landlock_abi:
+        pytest.skip("this kernel has no Landlock")
+    sandbox.python = "/bin/false"  # its runtime files cannot be listed
+    with pytest.raises(SandboxError, match=r"could not probe interpreter '/bin/false' .*the "
+                                           r"process sandbox cannot confine jobs with "
+                                           r"Landlock \(pass landlock=False"):
+        await sandbox.run("1")
+    await sandbox.aclose()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_concurrent_callers_share_the_warm_pool(backend: str) -> None:
     sandbox = make_sandbox(backend, pool=PoolConfig(size=2, max_workers=4))
