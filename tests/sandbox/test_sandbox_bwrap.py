@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import ast
 import platform
+import time
 from pathlib import Path
 
+import pytest
 from sandbox_support import needs_bwrap, sandbox_uid_processes
 
 from forethought.sandbox import BwrapSandbox, Limits, PoolConfig
+from forethought.sandbox import bwrap as bwrap_module
+from forethought.sandbox._protocol import runner_source
 from forethought.sandbox._seccomp import DENIED
 from forethought.sandbox.runtime import runtime_files
 
@@ -65,3 +69,22 @@ async def test_namespace_workers_are_locked_down() -> None:
     runtime_tops = {Path(p).parts[1] for p in runtime.readable()}
     assert set(found["root"]) == runtime_tops | {"bin", "dev", "etc", "proc", "run", "tmp",
                                                  "usr", "var", "work"}
+
+
+@needs_bwrap
+async def test_without_pidfd_a_stopped_parent_still_cannot_stretch_a_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Kernels before 5.3 have no pidfd: the runner then polls the job's state instead.
+    source = runner_source()
+    assert "return os.pidfd_open(pid)" in source
+    monkeypatch.setattr(bwrap_module, "runner_source",
+                        lambda: source.replace("return os.pidfd_open(pid)", "return None"))
+    code = ("import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\n"
+            "time.sleep(0.2)\nprint('done')")
+    async with BwrapSandbox(pool=PoolConfig(size=1)) as sandbox:
+        started = time.perf_counter()
+        r = await sandbox.run(code, limits=Limits(wall_s=3))
+        elapsed = time.perf_counter() - started
+        assert r.ok and r.stdout == "done\n" and not r.timed_out, r
+        assert elapsed < 2, f"the call took {elapsed:.1f} s"
+        assert (await sandbox.run("6 * 7")).value == "42"
