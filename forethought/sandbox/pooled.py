@@ -105,7 +105,8 @@ class PooledSandbox(Sandbox):
                 raise await worker.rejected(exc) from None
             reusable = reply.clean
         finally:
-            await self._checkin(worker, own, reusable=reusable)
+            # Shielded: a second cancellation must not lose the worker's slot in the pool.
+            await asyncio.shield(self._checkin(worker, own, reusable=reusable))
         return result
 
     def session(self, *, limits: Limits | None = None,
@@ -148,7 +149,7 @@ class PooledSession(Session):
             await worker.call(self._open_request, OpenReply, REPLY_GRACE_S)
         except BaseException:
             self._state = "ended"
-            await self.sandbox._checkin(worker, self._own, reusable=False)  # pyright: ignore[reportPrivateUsage]
+            await asyncio.shield(self.sandbox._checkin(worker, self._own, reusable=False))  # pyright: ignore[reportPrivateUsage]
             raise
         self._worker = worker
         self._state = "open"
