@@ -204,6 +204,15 @@ async def test_a_fork_in_a_session_cell_never_answers_for_the_session(
     await healthy(sandbox)
 
 
+async def test_a_fork_in_a_run_never_answers_for_it(sandbox: Sandbox) -> None:
+    code = ("import os, time\npid = os.fork()\nif pid != 0:\n    time.sleep(0.1)\n"
+            "'child' if pid == 0 else 'parent'")  # the child finishes first
+    for _ in range(3):
+        r = await sandbox.run(code)
+        assert r.ok and r.value == "'parent'", r
+    await healthy(sandbox)
+
+
 async def test_a_cell_whose_process_exits_after_forking_ends_the_session(
         sandbox: Sandbox) -> None:
     session = sandbox.session()
