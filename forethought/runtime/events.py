@@ -59,6 +59,7 @@ def _compile_to_dict(cls: type[Event]) -> Callable[[Event], dict[str, Any]]:
         else f"{f.name!r}: _usage_as_dict(self.{f.name})"
         for f in dataclasses.fields(cls))
     namespace: dict[str, Any] = {"_usage_as_dict": _usage_as_dict}
+    # Nothing but field names (identifiers) goes into the source.
     exec(f"def to_dict(self):\n    return {{{items}}}\n", namespace)
     to_dict: Callable[[Event], dict[str, Any]] = namespace["to_dict"]
     return to_dict
