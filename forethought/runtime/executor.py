@@ -13,6 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any, Literal
 
 from forethought.exceptions import (
@@ -263,8 +264,21 @@ class Executor:
             node_id = self._take_ready()
             if node_id is None:
                 return
-            self._running[node_id] = loop.create_task(self._worker(node_id),
-                                                      name=f"forethought-worker-{node_id}")
+            task = loop.create_task(self._worker(node_id), name=f"forethought-worker-{node_id}")
+            self._running[node_id] = task
+            task.add_done_callback(partial(self._worker_done, node_id))
+
+    def _worker_done(self, first: str, task: asyncio.Task[None]) -> None:
+        """Clean up after a worker cancelled before its first step (by fail-fast or
+        :meth:`cancel` right after its node became ready): its body, and so its ``finally``,
+        never ran, and without this its node would stay running and :meth:`join` wait for ever.
+        """
+        if not task.cancelled() or self._running.get(first) is not task:
+            return  # the worker ran and cleaned up after itself
+        del self._running[first]
+        if self.results[first].status is NodeStatus.RUNNING:
+            self._settle(first, NodeStatus.CANCELLED, error=self._stop_error)
+        self._check_idle()
 
     async def _worker(self, node_id: str) -> None:
         """Run ``node_id``, then keep taking ready nodes: a chain runs in one task instead of
