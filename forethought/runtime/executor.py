@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -121,6 +121,17 @@ class _Node:
         return dependants or []
 
 
+def _in_given_order(subtask: Subtask) -> Iterable[str]:
+    """The node's dependencies, in the order ``after`` lists them when that is all of them
+    once each: usually the order the nodes were added, which is their order in memory. A
+    100,000-input join then walks its inputs in that order rather than in the set's hash
+    order, which misses the CPU caches at every step.
+    """
+    if not subtask.args and len(subtask.after) == len(subtask.deps):
+        return subtask.after
+    return subtask.deps
+
+
 class Executor:
     """Runs a task graph on the current event loop. One executor runs one graph."""
 
@@ -179,7 +190,7 @@ class Executor:
             self._settle(node, NodeStatus.CANCELLED, error=self._stop_error)
             return
         waiting = 0
-        for dep in subtask.deps:
+        for dep in _in_given_order(subtask):
             other = self._state.get(dep)
             if other is None:
                 missing = self._missing.get(dep)
