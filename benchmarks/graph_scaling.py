@@ -319,6 +319,8 @@ PHASES = ("build", "setup", "run")
 
 async def main(quick: bool, other_max: int, only: Sequence[str]) -> None:
     sizes = (300, 3_000) if quick else (1_000, 10_000, 100_000)
+    if quick:
+        other_max = min(other_max, sizes[0])
     frameworks = [f for f in RUNNERS if installed(f) is not None and (not only or f in only)]
     emit(machine())
     emit({"kind": "config", "benchmark": "graph_scaling", "sizes": sizes, "quick": quick,
