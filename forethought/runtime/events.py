@@ -35,29 +35,45 @@ class Event:
     ts: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        """The event's metadata as JSON-ready values (content fields are left out)."""
-        out: dict[str, Any] = {}
-        for name in _field_names(type(self)):
-            value = getattr(self, name)
-            if isinstance(value, Usage):
-                value = {"prompt_tokens": value.prompt_tokens,
-                         "completion_tokens": value.completion_tokens,
-                         "cost_usd": value.cost_usd, "latency_s": value.latency_s,
-                         "model_calls": value.model_calls}
-            out[name] = value
-        return out
+        """Every metadata field by name, a :class:`Usage` as a dict of its counters (content
+        fields, marked ``metadata={"content": True}``, are left out).
+        """
+        to_dict = _TO_DICT.get(type(self))
+        if to_dict is None:
+            to_dict = _TO_DICT[type(self)] = _compile_to_dict(type(self))
+        return to_dict(self)
 
 
-_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+def _usage_as_dict(value: Any) -> Any:
+    if isinstance(value, Usage):
+        return {"prompt_tokens": value.prompt_tokens,
+                "completion_tokens": value.completion_tokens,
+                "cost_usd": value.cost_usd, "latency_s": value.latency_s,
+                "model_calls": value.model_calls}
+    return value
 
 
-def _field_names(cls: type[Event]) -> tuple[str, ...]:
-    # dataclasses.fields() rebuilds its tuple on every call; events are serialised per step.
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls)
-                                          if not f.metadata.get("content"))
-    return names
+# Field annotations whose values are never a Usage: to_dict copies them as they are.
+_PLAIN = frozenset({"str", "int", "float", "bool", "str | None", "int | None", "float | None",
+                    "bool | None", "tuple[str, ...]"})
+_TO_DICT: dict[type[Event], Callable[[Event], dict[str, Any]]] = {}
+
+
+def _compile_to_dict(cls: type[Event]) -> Callable[[Event], dict[str, Any]]:
+    """``to_dict`` for ``cls`` as one dict display (``{"kind": self.kind, ...}``), generated
+    once per class as dataclasses generate ``__init__``. Every step of a run is serialised for
+    the run store, and a loop of ``getattr`` calls over ``dataclasses.fields()`` costs 2-3x
+    more; only fields whose annotation could hold a :class:`Usage` go through a conversion.
+    """
+    items = ", ".join(
+        f"{f.name!r}: self.{f.name}" if str(f.type) in _PLAIN
+        else f"{f.name!r}: _usage_as_dict(self.{f.name})"
+        for f in dataclasses.fields(cls) if not f.metadata.get("content"))
+    namespace: dict[str, Any] = {"_usage_as_dict": _usage_as_dict}
+    # Nothing but field names (identifiers) goes into the source.
+    exec(f"def to_dict(self):\n    return {{{items}}}\n", namespace)
+    to_dict: Callable[[Event], dict[str, Any]] = namespace["to_dict"]
+    return to_dict
 
 
 @dataclass(kw_only=True, slots=True)
