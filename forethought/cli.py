@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forethought._version import __version__
+from forethought.eval.cli import eval_command
 from forethought.mcp_cli import mcp_app
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ app = typer.Typer(name="forethought", no_args_is_help=True, add_completion=False
 recipe_app = typer.Typer(no_args_is_help=True, help="Inspect and check recipe files.")
 app.add_typer(recipe_app, name="recipe")
 app.add_typer(mcp_app, name="mcp")
+app.command("eval")(eval_command)
 
 
 def _version(value: bool) -> None:

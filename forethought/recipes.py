@@ -25,6 +25,7 @@ import pydantic
 import yaml
 
 from forethought._options import validate_options
+from forethought.eval.config import EvalConfig
 from forethought.exceptions import RecipeError, UnknownNameError, UserError
 from forethought.runtime.budget import Budget
 
@@ -124,6 +125,8 @@ class Recipe(_Strict):
     planner: str | PlannerConfig = "llmcompiler"
     budget: BudgetConfig = pydantic.Field(default_factory=lambda: BudgetConfig())
     input: str | None = pydantic.Field(default=None, description="The default question")
+    eval: EvalConfig | None = pydantic.Field(
+        default=None, description="Dataset, metric and dataset budget for `forethought eval`")
 
     @pydantic.field_validator("tools")
     @classmethod
