@@ -44,18 +44,28 @@ def compare_rows(store: EvalStore, eval_ids: Sequence[str]) -> list[CompareRow]:
 
 
 def compare_table(rows: Sequence[CompareRow]) -> Table:
+    """One column per eval, one row per figure, so several fit side by side."""
     table = Table(title="evals side by side", title_justify="left", show_edge=False)
-    for column, justify in (("eval", "left"), ("recipe", "left"), ("model", "left"),
-                            ("strategy", "left"), ("done", "right"), ("accuracy", "right"),
-                            ("95% CI", "right"), ("failures", "right"), ("calls", "right"),
-                            ("tokens", "right"), ("cost", "right"), ("p50", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("")
+    for row in rows:
+        table.add_column(row.eval_id, justify="right", no_wrap=True)
+    lines: dict[str, list[str]] = {name: [] for name in (
+        "recipe", "model", "strategy", "done", "accuracy", "95% CI", "failures", "calls",
+        "tokens", "cost", "p50", "p90")}
     for row in rows:
         t = row.summary.total
         low, high = t.interval()
-        table.add_row(row.eval_id, row.name, row.model, row.strategy, f"{t.n}/{row.total}",
-                      f"{100 * t.accuracy:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%",
-                      str(t.failures), f"{t.usage.model_calls:,}",
-                      f"{t.usage.total_tokens:,}", f"${t.usage.cost_usd:.4f}",
-                      f"{t.latency()['p50']:.2f}s")
+        latency = t.latency()
+        for name, value in (("recipe", row.name), ("model", row.model),
+                            ("strategy", row.strategy), ("done", f"{t.n}/{row.total}"),
+                            ("accuracy", f"{100 * t.accuracy:.1f}%"),
+                            ("95% CI", f"{100 * low:.1f}-{100 * high:.1f}%"),
+                            ("failures", str(t.failures)),
+                            ("calls", f"{t.usage.model_calls:,}"),
+                            ("tokens", f"{t.usage.total_tokens:,}"),
+                            ("cost", f"${t.usage.cost_usd:.4f}"),
+                            ("p50", f"{latency['p50']:.2f}s"), ("p90", f"{latency['p90']:.2f}s")):
+            lines[name].append(value)
+    for name, values in lines.items():
+        table.add_row(name, *values)
     return table

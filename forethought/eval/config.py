@@ -4,12 +4,14 @@ Example (``recipes/game24_eval.yaml``)::
 
     eval:
       dataset:
-        path: data/game24/24_test.csv   # relative to the recipe file
+        path: data/game24/24.csv        # relative to the recipe file
         question: Puzzles               # a field, or a template such as "{premises}\n{q}"
         id: Rank
+        offset: 900                     # a slice (the command line's --offset/--limit/--ids
+        limit: 100                      # replace it)
       metric: {kind: verifier, task: game24}
-      budget: {max_model_calls: 20000}   # for the whole dataset; the recipe's `budget:` is
-                                          # each instance's
+      budget: {max_model_calls: 100000} # the whole dataset's; the recipe's `budget:` is
+                                        # each instance's
 
 Everything here is checked when the recipe loads, so a misspelt metric or option fails before
 any instance runs.

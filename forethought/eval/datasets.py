@@ -116,7 +116,7 @@ def _records(path: Path, fmt: str, records_key: str | None
                 if not line.strip():
                     continue
                 try:
-                    value: Any = json.loads(line)
+                    value: Any = json.loads(line.rstrip("\r\n"))
                 except json.JSONDecodeError as exc:
                     yield number, Problem(line=number, message=f"not valid JSON: {exc.msg} "
                                           f"(column {exc.colno})")

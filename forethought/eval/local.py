@@ -70,6 +70,10 @@ class LocalBackend(Backend):
             async with agent, asyncio.TaskGroup() as group:
                 for _ in range(min(self.concurrency, len(instances))):
                     group.create_task(worker())
+        except BaseExceptionGroup as failures:
+            # A worker failed (the store, a metric's configuration); the others were
+            # cancelled. The first failure is the one to report.
+            raise failures.exceptions[0] from None
         finally:
             if owned:
                 agent.close()

@@ -123,12 +123,13 @@ def _metric(text: str) -> MetricConfig:
 def _validated(model: Any, data: dict[str, Any], what: str) -> Any:
     import pydantic
 
-    from forethought._options import describe_errors
-
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise UserError(f"{what}: {describe_errors(exc)}") from None
+        problems = "; ".join(
+            (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
+            + str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise UserError(f"{what}: {problems}") from None
 
 
 def spec_from_recipe(recipe_path: Path, overrides: Overrides) -> EvalSpec:

@@ -28,7 +28,7 @@ from forethought._threads import in_thread
 from forethought.eval.builtin_metrics import stated
 from forethought.eval.datasets import fill
 from forethought.eval.metrics import Metric, Score, as_score
-from forethought.exceptions import ToolError, UserError
+from forethought.exceptions import ModelRetry, ToolError, UserError
 from forethought.search.answers import normalise_answer
 
 if TYPE_CHECKING:
@@ -151,8 +151,11 @@ class VerifierMetric(Metric):
                          f"{exc.args[0]!r} for the tool's arguments")
         try:
             result = await self._tool.call(args)
-        except ToolError as exc:
-            return Score(correct=False, value=0.0, detail=f"the verifier tool failed: {exc}")
+        except (ToolError, ModelRetry) as exc:
+            # The instance cannot be judged (say, a gold formula that does not parse): the
+            # answer is not counted right, and the reason is kept with the result.
+            return Score(correct=False, value=0.0,
+                         detail=f"the verifier tool {self._tool.name!r} failed: {exc}")
         if self.compare is None:
             return as_score(result, f"verifier ({self._tool.name})")
         fields: Mapping[str, Any] = cast(Mapping[str, Any], result) \
