@@ -59,7 +59,7 @@ class ProgressView:
             head.append(f"  (resumed: {self.done_before} done before)", style="dim")
         bar = Table.grid(padding=(0, 1))
         bar.add_row(ProgressBar(total=self.total or 1, completed=t.n, width=40),
-                    Text(f"{t.n}/{self.total}"),
+                    Text(f"{t.n}/{self.total} ({100 * t.n / (self.total or 1):.0f}%)"),
                     Text(f"{rate:.1f} inst/s", style="dim"), Text(f"ETA {eta}"))
         low, high = t.interval()
         accuracy = Text.assemble(

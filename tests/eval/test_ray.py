@@ -1,0 +1,85 @@
+"""The Ray backend on a local cluster the test starts (127.0.0.1, two CPUs, no dashboard):
+100 instances, one worker killed mid-run; every instance comes back exactly once, with the
+same results as a local run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from forethought.eval.api import aevaluate
+from forethought.eval.local import LocalBackend
+from forethought.eval.plan import Overrides
+from forethought.eval.ray_backend import RayBackend
+from forethought.eval.results import InstanceResult, Tally
+from forethought.eval.resume import Session
+from tests.eval.helpers import arithmetic_recipe
+
+# 40 ms a call on average, two calls an instance: a worker is always busy when it is killed.
+MODEL = "simulated:seed=3,sleep=true,time_scale=0.05"
+N = 100
+
+
+class KillOneWorker:
+    """A sink that SIGKILLs the worker of the third result, once."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.killed: int | None = None
+        self.after_kill: set[str] = set()
+
+    def start(self, session: Session, tally: Tally) -> None:
+        pass
+
+    def finished(self, result: InstanceResult) -> None:
+        self.seen += 1
+        assert result.worker is not None
+        pid = int(result.worker.rsplit(":", 1)[1])
+        if self.killed is None and self.seen == 3:
+            os.kill(pid, signal.SIGKILL)
+            self.killed = pid
+        elif self.killed is not None:
+            self.after_kill.add(result.worker)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_has_its_instances_retried_and_counted_once(
+        tmp_path: Path) -> None:
+    recipe = arithmetic_recipe(tmp_path, n=N)
+    overrides = Overrides(model=MODEL)
+    local = asyncio.run(aevaluate(recipe, overrides=overrides, store=tmp_path / "l.sqlite",
+                                  output=tmp_path / "local.jsonl",
+                                  backend=LocalBackend(concurrency=8,
+                                                       store=tmp_path / "l.sqlite")))
+    killer = KillOneWorker()
+    report = asyncio.run(aevaluate(recipe, overrides=overrides, store=tmp_path / "r.sqlite",
+                                   output=tmp_path / "ray.jsonl",
+                                   backend=RayBackend(concurrency=6), sinks=[killer]))
+    assert killer.killed is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(killer.killed, 0)
+    assert report.complete and len(report.results) == N
+    assert [r.id for r in report.results] == [f"q{i}" for i in range(N)]  # each exactly once
+    assert all(r.status == "ok" for r in report.results)
+    assert len({r.worker for r in report.results}) >= 3  # two workers, then a replacement
+    same = lambda r: (r.id, r.answer, r.correct, r.usage.model_calls, r.usage.total_tokens)
+    assert [same(r) for r in report.results] == [same(r) for r in local.results]
+    assert report.summary.total.usage == local.summary.total.usage
+    # The runs made on the workers are in the driver's run store, with their events.
+    from forethought.runtime.store import RunStore
+
+    with RunStore(tmp_path / "r.sqlite") as runs:
+        first = report.results[0]
+        assert first.run_id is not None
+        record = runs.get_run(first.run_id)
+        assert record.answer == first.answer and record.meta["worker"] == first.worker
+        kinds = [e["kind"] for e in runs.events(first.run_id)]
+        assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
