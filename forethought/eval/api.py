@@ -10,6 +10,7 @@ The command line is a thin shell over these functions::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,9 +92,15 @@ def finish(session: Session, outcome: SessionOutcome, output: Path | None) -> Ev
 
 async def arun_session(session: Session, backend: Backend, *, sinks: Sequence[Sink] = (),
                        output: Path | None = None) -> EvalReport:
-    """Run ``session`` on ``backend``, then write the results file and summarise."""
+    """Run ``session`` on ``backend``, then write the results file and summarise. Cancelled
+    (Ctrl-C), it still writes the results file of what finished before re-raising.
+    """
     try:
         outcome = await run_session(session, backend, sinks)
+    except asyncio.CancelledError:
+        write_results(output or default_results_path(session.eval_id),
+                      session.store.results(session.eval_id))
+        raise
     finally:
         await backend.close()
     return finish(session, outcome, output)

@@ -93,9 +93,6 @@ def eval_command(
                       output=output, as_json=json_output or not sys.stdout.isatty())
     except ForethoughtError as exc:
         raise _fail(str(exc), code=2 if isinstance(exc, UserError) else 1) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted; finished instances are kept: resume with "
-                    "`forethought eval --resume EVAL_ID`", code=130) from None
     errors = report.summary.statuses.get("error", 0)
     if not report.complete or errors:
         raise typer.Exit(1)
@@ -131,12 +128,23 @@ def _run(*, recipe: Path | None, eval_id: str | None, overrides: Overrides,
          resume_eval: bool, retry_failed: bool, strict: bool, store: Path | None,
          backend: str, concurrency: int | None, address: str | None, output: Path | None,
          as_json: bool) -> EvalReport:
-    from forethought.eval.api import aevaluate
+    from forethought.eval.api import arun_session, make_backend, open_session
+    from forethought.eval.store import EvalStore
 
-    report = asyncio.run(aevaluate(
-        recipe, eval_id=eval_id, overrides=overrides, resume_eval=resume_eval,
-        retry_failed=retry_failed, strict=strict, store=store, backend=backend,
-        concurrency=concurrency, address=address, output=output, sinks=_sinks(as_json)))
+    with EvalStore(store) as eval_store:
+        session = open_session(eval_store, recipe=recipe, eval_id=eval_id,
+                               overrides=overrides, resume_eval=resume_eval,
+                               retry_failed=retry_failed, strict=strict)
+        runner = make_backend(backend, concurrency=concurrency or session.spec.concurrency,
+                              address=address, store=eval_store.path)
+        try:
+            report = asyncio.run(arun_session(session, runner, sinks=_sinks(as_json),
+                                              output=output))
+        except KeyboardInterrupt:
+            done = len(eval_store.statuses(session.eval_id))
+            raise _fail(f"interrupted: {done} of {session.record.total} instances of "
+                        f"{session.eval_id} are kept; resume with `forethought eval --resume "
+                        f"{session.eval_id}`", code=130) from None
     _print_report(report, as_json)
     return report
 

@@ -68,7 +68,10 @@ class Dataset:
         """
         digest = hashlib.sha256()
         for inst in self.instances:
-            digest.update(json.dumps([inst.id, inst.question, inst.reference]).encode())
+            # Lengths first, so that no two different instances write the same bytes.
+            ref = "" if inst.reference is None else inst.reference
+            digest.update(f"{len(inst.id)}:{len(inst.question)}:{len(ref)}:"
+                          f"{inst.reference is None:d}:{inst.id}{inst.question}{ref}".encode())
         return digest.hexdigest()
 
 

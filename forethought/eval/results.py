@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 FAILED_STATUSES = frozenset({"failed", "error", "cancelled"})
@@ -60,7 +60,19 @@ class InstanceResult:
         return self.status in FAILED_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The results-file line (written out by hand: ``dataclasses.asdict`` deep-copies
+        and was most of the driver's cost per instance).
+        """
+        u = self.usage
+        return {"id": self.id, "index": self.index, "question": self.question,
+                "answer": self.answer, "reference": self.reference, "correct": self.correct,
+                "score": self.score, "status": self.status, "partial": self.partial,
+                "strategy": self.strategy,
+                "usage": {"model_calls": u.model_calls, "prompt_tokens": u.prompt_tokens,
+                          "completion_tokens": u.completion_tokens, "cost_usd": u.cost_usd},
+                "duration_s": self.duration_s, "run_id": self.run_id, "error": self.error,
+                "metric_detail": self.metric_detail, "tags": dict(self.tags),
+                "worker": self.worker}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InstanceResult:

@@ -5,6 +5,7 @@ one-line error that names what was wrong.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def jsonl(path: Path, records: list[object]) -> Path:
+def jsonl(path: Path, records: Sequence[object]) -> Path:
     return write(path, "".join(json.dumps(r) + "\n" for r in records))
 
 

@@ -98,3 +98,29 @@ def test_sigkill_mid_run_then_resume_gives_every_instance_once(tmp_path: Path) -
     for key in ("n", "correct", "model_calls", "tokens", "cost_usd", "failures"):
         assert summary["summary"]["total"][key] == whole_summary[key], key
     assert os.path.exists(store)
+
+
+def test_ctrl_c_keeps_what_finished_writes_it_and_says_how_to_resume(tmp_path: Path) -> None:
+    recipe = arithmetic_recipe(tmp_path, n=N)
+    store = tmp_path / "runs.sqlite"
+    proc = subprocess.Popen(command(recipe, store, "-o", str(tmp_path / "partial.jsonl")),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    seen = [json.loads(proc.stdout.readline()) for _ in range(4)]
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.returncode == 130
+    seen += [json.loads(line) for line in out.splitlines()]
+    kept = results(tmp_path / "partial.jsonl")
+    assert sorted(str(r["id"]) for r in kept) == sorted(str(r["id"]) for r in seen)
+    assert 4 <= len(kept) < N
+    from forethought.eval.store import EvalStore
+
+    with EvalStore(store) as evals:
+        (record,) = evals.evals()
+    assert err.splitlines()[-1] == (
+        f"error: interrupted: {len(kept)} of {N} instances of {record.id} are kept; resume "
+        f"with `forethought eval --resume {record.id}`")

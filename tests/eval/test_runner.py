@@ -179,3 +179,20 @@ def test_overrides_and_a_recipe_without_a_dataset(tmp_path: Path) -> None:
                       output=tmp_path / "o2")
     assert [(r.id, r.question, r.reference) for r in report.results] == [
         ("2", ARITHMETIC[1][0], "42"), ("5", ARITHMETIC[4][0], "9")]
+
+
+def test_a_result_line_round_trips_and_names_every_field() -> None:
+    from dataclasses import fields
+
+    from forethought.eval.results import InstanceResult, InstanceUsage
+
+    result = InstanceResult(id="a", index=3, question="q", answer="x", reference="y",
+                            correct=False, score=0.25, status="budget_exhausted", partial=True,
+                            strategy="beam", usage=InstanceUsage(model_calls=2, prompt_tokens=5,
+                                                                 completion_tokens=7,
+                                                                 cost_usd=0.5),
+                            duration_s=1.5, run_id="r", error="e", metric_detail="d",
+                            tags={"level": "hard"}, worker="h:1")
+    data = result.to_dict()
+    assert set(data) == {f.name for f in fields(InstanceResult)}
+    assert InstanceResult.from_dict(json.loads(json.dumps(data))) == result
