@@ -65,7 +65,7 @@ eval:
 
 
 def arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Throughput and resume of dataset runs")
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray rows")
     return parser.parse_args()
