@@ -28,6 +28,7 @@ BENCHMARKS=(
     humaneval_canonical
     folio_gold_fol
     smt_throughput
+    verifier_throughput
     retrieval_recall
     strategy_scaling
     search_overhead

@@ -36,7 +36,8 @@ class AgentResult:
 
     answer: str | None
     status: PlanStatus
-    """``ok``, ``failed`` (no answer), ``budget_exhausted`` or ``cancelled``.
+    """``ok``, ``unverified`` (a verifier rejected the answer and every alternative: the
+    answer is the best of them), ``failed`` (no answer), ``budget_exhausted`` or ``cancelled``.
 
     ``budget_exhausted`` whenever a cap stopped work (a call refused, or cancelled at the
     ``max_seconds`` deadline; then ``partial`` is true) or calls in flight took the spending
@@ -47,6 +48,11 @@ class AgentResult:
     duration_s: float
     partial: bool = False
     """The answer is the best available when the run stopped early, not a finished one."""
+    verified: bool | None = None
+    """Whether a verifier accepted the answer (``False``: it rejected it, status
+    ``unverified``); ``None`` when no verifier judged it."""
+    score: float | None = None
+    """The verifier's (or the search's) score of the answer, when there is one."""
     error: str | None = None
     rounds: list[GraphResult] = field(default_factory=list[GraphResult])
     """Each planning round's task graph results."""
@@ -198,7 +204,8 @@ class Agent:
                 error = error or f"budget exceeded: {reason}"
             return AgentResult(answer=answer, status=status, run_id=run_id,
                                usage=tracker.spent, duration_s=time.perf_counter() - started,
-                               partial=partial, error=error, rounds=outcome.rounds)
+                               partial=partial, verified=outcome.verified, score=outcome.score,
+                               error=error, rounds=outcome.rounds)
         except BudgetExceeded as exc:
             # A planner that let the refusal escape: still a result, not an error.
             status, error = "budget_exhausted", str(exc)

@@ -134,3 +134,22 @@ class EvalConfig(_Strict):
 
     def metric_config(self) -> MetricConfig:
         return self.metric
+
+
+def metric_json_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of ``eval.metric``: a registered name, or ``{kind: <name>, <its
+    options>}`` for each registered metric (so editors complete the options).
+    """
+    from forethought.eval.metrics import metric_class, metric_names
+
+    variants: list[dict[str, Any]] = []
+    for name in metric_names():
+        schema = metric_class(name).Options.model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(schema.pop("$defs", {}))
+        variants.append({"type": "object", "title": f"kind: {name}",
+                         "properties": {"kind": {"const": name}, **schema.get("properties", {})},
+                         "required": ["kind", *schema.get("required", [])],
+                         "additionalProperties": False})
+    return {"anyOf": [{"enum": metric_names()}, *variants], "default": "exact",
+            "description": "A metric name, or a mapping with `kind` and its options"}
+

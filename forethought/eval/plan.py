@@ -63,13 +63,17 @@ class EvalSpec:
     """Overrides the recipe's model."""
     concurrency: int | None = None
     """The recipe's choice (the command line may override it)."""
+    recipe_dir: str | None = None
+    """The recipe's folder (absolute): its relative paths (tool corpora...) are resolved
+    against it, wherever the eval is resumed from."""
 
     def to_json(self) -> dict[str, Any]:
         return {"recipe_text": self.recipe_text, "recipe_path": self.recipe_path,
                 "name": self.name, "dataset": self.dataset.model_dump(),
                 "metric": self.metric.model_dump(), "budget": self.budget.model_dump(),
                 "simulate": None if self.simulate is None else self.simulate.model_dump(),
-                "model": self.model, "concurrency": self.concurrency}
+                "model": self.model, "concurrency": self.concurrency,
+                "recipe_dir": self.recipe_dir}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EvalSpec:
@@ -79,7 +83,8 @@ class EvalSpec:
                    budget=DatasetBudgetConfig.model_validate(data["budget"]),
                    simulate=None if data.get("simulate") is None else
                    SimulateConfig.model_validate(data["simulate"]),
-                   model=data.get("model"), concurrency=data.get("concurrency"))
+                   model=data.get("model"), concurrency=data.get("concurrency"),
+                   recipe_dir=data.get("recipe_dir"))
 
     def key(self) -> str:
         """The same recipe text, dataset settings, metric, budget and model: the same eval."""
@@ -90,7 +95,8 @@ class EvalSpec:
     def recipe(self) -> Recipe:
         from forethought.recipes import parse_recipe
 
-        return parse_recipe(self.recipe_text, path=self.recipe_path or "<recipe>")
+        return parse_recipe(self.recipe_text, path=self.recipe_path or "<recipe>",
+                            base_dir=self.recipe_dir)
 
     def build_metric(self) -> Metric:
         return metric_from_config(self.metric)
@@ -160,4 +166,5 @@ def spec_from_recipe(recipe_path: Path, overrides: Overrides) -> EvalSpec:
     return EvalSpec(recipe_text=text, recipe_path=str(recipe_path), name=recipe.name,
                     dataset=dataset, metric=metric, budget=cfg.budget,
                     simulate=cfg.simulate, model=overrides.model,
-                    concurrency=cfg.concurrency)
+                    concurrency=cfg.concurrency,
+                    recipe_dir=str(recipe_path.absolute().parent))

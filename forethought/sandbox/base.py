@@ -27,6 +27,15 @@ Language = Literal["python", "shell"]
 LimitName = Literal["wall_time", "cpu_time", "memory", "file_size"]
 
 
+LIMIT_RANGES: dict[str, tuple[float, float]] = {
+    "wall_s": (0.01, 86_400), "cpu_s": (0.01, 86_400), "memory_mb": (32, 262_144),
+    "processes": (1, 65_536), "output_bytes": (0, 1 << 30), "file_size_mb": (1, 65_536),
+    "disk_mb": (1, 65_536), "open_files": (16, 65_536), "output_files_mb": (0, 4096)}
+"""The least and most each :class:`Limits` field may be: wide enough for any real job (a
+day of time, 256 GiB of memory), narrow enough to catch a typo (``memory_mb: 1e23``) before
+the kernel or Docker does."""
+
+
 @dataclass(kw_only=True, frozen=True)
 class Limits:
     """What one run may use. Every limit is enforced by the kernel or the runner, not by
@@ -53,15 +62,19 @@ class Limits:
     """Bytes of requested output files returned, in all."""
 
     def __post_init__(self) -> None:
-        checks: list[tuple[str, float | None, float]] = [
-            ("wall_s", self.wall_s, 0.01), ("cpu_s", self.cpu_s, 0.01),
-            ("memory_mb", self.memory_mb, 32), ("processes", self.processes, 1),
-            ("output_bytes", self.output_bytes, 0), ("file_size_mb", self.file_size_mb, 1),
-            ("disk_mb", self.disk_mb, 1), ("open_files", self.open_files, 16),
-            ("output_files_mb", self.output_files_mb, 0)]
-        for name, value, low in checks:
-            if value is not None and value < low:
+        for name, (low, high) in LIMIT_RANGES.items():
+            value = getattr(self, name)
+            if value is None and name == "cpu_s":
+                continue
+            integral = name not in ("wall_s", "cpu_s")
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or (integral and not isinstance(value, int)):
+                raise UserError(f"Limits.{name}={value!r} must be "
+                                f"{'an integer' if integral else 'a number'}")
+            if value < low:
                 raise UserError(f"Limits.{name}={value!r} is too small; use at least {low}")
+            if not value <= high:  # also refuses NaN
+                raise UserError(f"Limits.{name}={value!r} is too large; use at most {high:,}")
 
     def to_wire(self) -> dict[str, Any]:
         """The limits as the in-sandbox runner reads them."""

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any, Self
 import pydantic
 
 from forethought.exceptions import ModelRetry
-from forethought.sandbox.base import ExecResult, Limits, Sandbox, Session, warn_weak_isolation
+from forethought.sandbox.base import (
+    LIMIT_RANGES,
+    ExecResult,
+    Limits,
+    Sandbox,
+    Session,
+    warn_weak_isolation,
+)
 from forethought.sandbox.factory import Backend, make_sandbox
 from forethought.sandbox.pool import PoolConfig
 from forethought.sandbox.pooled import REPLY_GRACE_S
@@ -184,6 +191,10 @@ class PythonToolset(Toolset):
         return [self._tool] if self._tool is not None else []
 
 
+def _range(name: str) -> tuple[float, float]:
+    return LIMIT_RANGES[name]
+
+
 class PythonToolOptions(pydantic.BaseModel):
     """Options of the ``python`` tool in a recipe."""
 
@@ -191,15 +202,31 @@ class PythonToolOptions(pydantic.BaseModel):
 
     backend: Backend = "auto"
     image: str | None = pydantic.Field(default=None, description="Docker image (docker only)")
-    pool_size: int = pydantic.Field(default=2, ge=0, le=64)
-    max_workers: int = pydantic.Field(default=8, ge=1, le=256)
-    max_idle_s: float = pydantic.Field(default=300.0, gt=0)
-    wall_s: float = pydantic.Field(default=10.0, gt=0, le=3600)
-    cpu_s: float | None = pydantic.Field(default=10.0, gt=0)
-    memory_mb: int = pydantic.Field(default=512, ge=32)
-    processes: int = pydantic.Field(default=64, ge=1)
-    file_size_mb: int = pydantic.Field(default=64, ge=1)
-    max_output_chars: int = pydantic.Field(default=4000, ge=100)
+    pool_size: int = pydantic.Field(default=2, ge=0, le=64, strict=True,
+                                    description="Warm workers kept ready, 0 to 64")
+    max_workers: int = pydantic.Field(default=8, ge=1, le=256, strict=True,
+                                      description="Live workers at most, 1 to 256")
+    max_idle_s: float = pydantic.Field(
+        default=300.0, gt=0, le=86_400,
+        description="Seconds an idle worker is kept, above 0 and at most 86400")
+    wall_s: float = pydantic.Field(
+        default=10.0, ge=_range("wall_s")[0], le=3600,
+        description="Seconds of real time per call, 0.01 to 3600")
+    cpu_s: float | None = pydantic.Field(
+        default=10.0, ge=_range("cpu_s")[0], le=3600,
+        description="Seconds of CPU time per call, 0.01 to 3600 (null: no limit)")
+    memory_mb: int = pydantic.Field(
+        default=512, ge=_range("memory_mb")[0], le=_range("memory_mb")[1], strict=True,
+        description="Memory per call in MiB, 32 to 262144 (256 GiB)")
+    processes: int = pydantic.Field(
+        default=64, ge=_range("processes")[0], le=4096, strict=True,
+        description="Processes and threads per call, 1 to 4096")
+    file_size_mb: int = pydantic.Field(
+        default=64, ge=_range("file_size_mb")[0], le=_range("file_size_mb")[1], strict=True,
+        description="Largest file the code may write, in MiB, 1 to 65536")
+    max_output_chars: int = pydantic.Field(
+        default=4000, ge=100, le=1_000_000, strict=True,
+        description="Characters of output the model sees, 100 to 1,000,000")
     stateful: bool = pydantic.Field(default=False, description="keep variables between calls")
 
     @pydantic.model_validator(mode="after")

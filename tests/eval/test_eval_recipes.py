@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from forethought.cli import app
@@ -46,3 +48,12 @@ def test_the_recipe_schema_documents_the_eval_section() -> None:
     for name in ("game24_eval", "folio_eval", "hotpotqa_eval"):
         recipe = load_recipe(ROOT / "recipes" / f"{name}.yaml")
         assert recipe.eval is not None and recipe.eval.dataset is not None
+        jsonschema.validate(yaml.safe_load((ROOT / "recipes" / f"{name}.yaml").read_text(
+            encoding="utf-8")), schema)
+    metric = schema["$defs"]["EvalConfig"]["properties"]["metric"]
+    assert "numeric" in metric["anyOf"][0]["enum"]
+    for bad in ({"eval": {"metric": "nope"}}, {"eval": {"metric": {"kind": "numeric",
+                                                                   "tol": 1}}},
+                {"eval": {"dataset": {"path": "x.jsonl", "qestion": "q"}}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
