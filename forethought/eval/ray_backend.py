@@ -10,6 +10,10 @@ against it, and no instance is dispatched once it is spent. Calls are not admitt
 machines one by one, so the instances in flight when the cap is reached can each take it
 further, by at most their own per-instance budget.
 
+A local Ray binds 127.0.0.1 only; an ``--address`` is checked first (a TCP connection and a
+gRPC greeting, a few seconds at most) because Ray itself retries an address that does not
+answer for minutes.
+
 Ray is the ``ray`` extra (``pip install 'forethought[ray]'``), imported only here.
 """
 
@@ -38,12 +42,25 @@ MAX_RETRIES = 3
 """Times Ray reruns an instance whose worker died (its own default, made explicit)."""
 
 
-def import_ray() -> Any:
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+"""An HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS, the Ray
+client server) answers with a SETTINGS frame of its own."""
+
+
+def import_ray(*, local: bool = False) -> Any:
+    """Ray, or a :class:`UserError` naming the extra to install.
+
+    ``local``: a cluster is about to start in this process, so Ray is told it is a single
+    machine: it then binds 127.0.0.1 only, instead of every interface (read when Ray is first
+    imported).
+    """
     # Under `uv run`, Ray would otherwise package the working directory as the workers'
     # environment (and refuse a recipe run from outside the project). forethought ships the
     # recipe text itself; workers use this interpreter (a local cluster) or their own
     # installation of forethought (a remote one). Set it to 1 to get Ray's behaviour back.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    if local:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         return importlib.import_module("ray")
     except ImportError:
@@ -52,8 +69,9 @@ def import_ray() -> Any:
 
 
 def check_address(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """Fail within ``timeout_s`` with a clear error when nothing answers at ``address``
-    (``host:port`` or ``ray://host:port``; ``auto`` is left to Ray).
+    """Fail within seconds with a clear error when no Ray cluster answers at ``address``
+    (``host:port`` or ``ray://host:port``; ``auto`` is left to Ray): nothing listens, or what
+    listens does not speak gRPC (Ray itself would retry for minutes).
     """
     if address == "auto":
         return
@@ -64,14 +82,28 @@ def check_address(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> None
         host, port = None, None
     if not host or port is None:
         raise UserError(f"Ray address {address!r} is not host:port (or ray://host:port)")
+    hint = "start a cluster with `ray start --head`, or leave out --address for a local one"
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
+        sock = socket.create_connection((host, port), timeout=timeout_s)
     except OSError as exc:
         reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise UserError(f"Ray address {address!r} does not answer ({reason} within "
-                        f"{timeout_s:g}s); start a cluster with `ray start --head`, or leave "
-                        f"out --address for a local one") from None
+                        f"{timeout_s:g}s); {hint}") from None
+    head = b""
+    with sock:
+        try:
+            sock.settimeout(timeout_s)
+            sock.sendall(_HTTP2_PREFACE)
+            while len(head) < 9:
+                chunk = sock.recv(9 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+        except OSError:  # silence, or the connection dropped: not a gRPC server
+            pass
+    if len(head) < 9 or head[3] != 0x04:
+        raise UserError(f"Ray address {address!r} answers, but not as a Ray cluster (no gRPC "
+                        f"reply within {timeout_s:g}s); {hint}")
 
 
 class RayBackend(Backend):
@@ -96,7 +128,7 @@ class RayBackend(Backend):
         """Connect to the cluster (or start the local one) once."""
         if self._ray is not None:
             return self._ray
-        ray = import_ray()
+        ray = import_ray(local=self.address is None)
         if not ray.is_initialized():
             if self.address is not None:
                 check_address(self.address)

@@ -4,9 +4,14 @@ plot, and every bad input as a one-line error (exit 2) that names what was wrong
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -153,6 +158,46 @@ def test_resume_errors_and_a_resumed_eval_keeps_what_it_started_with(tmp_path: P
         assert len(evals.results(eval_id)) == 3  # nothing finished was lost on the way
 
 
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that accepts connections and never says anything."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+        thread.join(timeout=5)
+
+
+def test_without_ray_the_error_names_the_extra(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from forethought.eval import ray_backend
+
+    real = ray_backend.importlib.import_module
+
+    def no_ray(name: str, package: str | None = None) -> object:
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real(name, package)
+
+    monkeypatch.setattr(ray_backend.importlib, "import_module", no_ray)
+    code, _, err = run(arithmetic_recipe(tmp_path, n=2), "--backend", "ray", "--store",
+                       tmp_path / "s.sqlite")
+    assert one_line_error(code, err) == ("--backend ray needs Ray: pip install "
+                                         "'forethought[ray]' (or uv sync --extra ray)")
+
+
 def test_a_ray_address_that_does_not_answer_fails_within_seconds(tmp_path: Path) -> None:
     recipe = arithmetic_recipe(tmp_path, n=2)
     started = time.perf_counter()
@@ -166,5 +211,14 @@ def test_a_ray_address_that_does_not_answer_fails_within_seconds(tmp_path: Path)
                        tmp_path / "s.sqlite")
     assert one_line_error(code, err) == ("Ray address 'nonsense' is not host:port (or "
                                          "ray://host:port)")
+    with silent_server() as port:
+        started = time.perf_counter()
+        code, _, err = run(recipe, "--backend", "ray", "--address", f"127.0.0.1:{port}",
+                           "--store", tmp_path / "s.sqlite")
+        assert time.perf_counter() - started < 10
+    assert one_line_error(code, err) == (
+        f"Ray address '127.0.0.1:{port}' answers, but not as a Ray cluster (no gRPC reply "
+        "within 3s); start a cluster with `ray start --head`, or leave out --address for a "
+        "local one")
     code, _, err = run(recipe, "--backend", "spark", "--store", tmp_path / "s.sqlite")
     assert one_line_error(code, err) == "unknown backend 'spark'; valid backends: 'local', 'ray'"

@@ -15,7 +15,7 @@ import pytest
 from forethought.eval.api import aevaluate
 from forethought.eval.local import LocalBackend
 from forethought.eval.plan import Overrides
-from forethought.eval.ray_backend import RayBackend
+from forethought.eval.ray_backend import RayBackend, check_address
 from forethought.eval.results import InstanceResult, Tally
 from forethought.eval.resume import Session
 from tests.eval.helpers import arithmetic_recipe
@@ -60,9 +60,16 @@ def test_a_worker_killed_mid_run_has_its_instances_retried_and_counted_once(
                                   backend=LocalBackend(concurrency=8,
                                                        store=tmp_path / "l.sqlite")))
     killer = KillOneWorker()
+    backend = RayBackend(concurrency=6)
+    ray = backend.connect()
+    # The local cluster binds the loopback only, and the address check knows it for Ray.
+    gcs = ray.get_runtime_context().gcs_address
+    assert gcs.startswith("127.0.0.1:"), gcs
+    check_address(gcs)
     report = asyncio.run(aevaluate(recipe, overrides=overrides, store=tmp_path / "r.sqlite",
-                                   output=tmp_path / "ray.jsonl",
-                                   backend=RayBackend(concurrency=6), sinks=[killer]))
+                                   output=tmp_path / "ray.jsonl", backend=backend,
+                                   sinks=[killer]))
+    assert not ray.is_initialized()  # the backend stopped the cluster it started
     assert killer.killed is not None
     with pytest.raises(ProcessLookupError):
         os.kill(killer.killed, 0)
