@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from forethought.eval.plan import Overrides
     from forethought.eval.runner import Sink
 
-_NEW_EVAL_OPTIONS = ("data", "question", "reference", "id", "limit", "offset", "ids", "metric",
-                     "model")
+_NEW_EVAL_OPTIONS = {"data": "--data", "question": "--question", "reference": "--reference",
+                     "id": "--id-field", "limit": "--limit", "offset": "--offset",
+                     "ids": "--ids", "metric": "--metric", "model": "--model"}
+"""The options that change what an eval runs (so a resumed eval refuses them)."""
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -111,9 +113,9 @@ def _target(names: list[str], resuming: bool, overrides: Overrides
         if not path.exists():
             raise UserError(f"recipe {name!r}: no such file")
         return path, None
-    given = [o for o in _NEW_EVAL_OPTIONS if getattr(overrides, o) is not None]
+    given = [flag for o, flag in _NEW_EVAL_OPTIONS.items() if getattr(overrides, o) is not None]
     if given:
-        raise UserError(f"--{given[0]} changes what an eval runs; a resumed eval runs what it "
+        raise UserError(f"{given[0]} changes what an eval runs; a resumed eval runs what it "
                         f"started with")
     return None, name
 

@@ -146,6 +146,8 @@ def test_resume_errors_and_a_resumed_eval_keeps_what_it_started_with(tmp_path: P
     code, _, err = run("--resume", eval_id, "--limit", "2", "--store", store)
     assert one_line_error(code, err) == ("--limit changes what an eval runs; a resumed eval "
                                          "runs what it started with")
+    code, _, err = run("--resume", eval_id, "--id-field", "k", "--store", store)
+    assert one_line_error(code, err).startswith("--id-field changes what an eval runs")
     code, _, err = run("--retry-failed", eval_id, "--store", store)
     assert one_line_error(code, err) == (f"eval {eval_id!r} has no failed instances to retry "
                                          "(3 of 3 finished)")
@@ -222,3 +224,28 @@ def test_a_ray_address_that_does_not_answer_fails_within_seconds(tmp_path: Path)
         "local one")
     code, _, err = run(recipe, "--backend", "spark", "--store", tmp_path / "s.sqlite")
     assert one_line_error(code, err) == "unknown backend 'spark'; valid backends: 'local', 'ray'"
+
+
+def test_without_matplotlib_the_plot_error_names_the_extra(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from forethought.eval import plot
+
+    real = plot.importlib.import_module
+
+    def no_matplotlib(name: str, package: str | None = None) -> object:
+        if name.startswith("matplotlib"):
+            raise ImportError(f"No module named {name!r}")
+        return real(name, package)
+
+    recipe = arithmetic_recipe(tmp_path, n=2)
+    store = tmp_path / "s.sqlite"
+    code, out, err = run(recipe, "--json", "--store", store, "-o", tmp_path / "r.jsonl")
+    assert code == 0, err
+    eval_id = json.loads(out.splitlines()[-1])["eval_id"]
+    monkeypatch.setattr(plot.importlib, "import_module", no_matplotlib)
+    result = runner.invoke(app, ["eval", "--compare", eval_id, "--store", str(store), "--plot",
+                                 str(tmp_path / "p.png")])
+    assert result.exit_code == 2
+    assert result.stderr == ("error: plotting needs matplotlib: pip install "
+                             "'forethought[plot]'\n")
+    assert not (tmp_path / "p.png").exists()
