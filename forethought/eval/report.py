@@ -33,12 +33,21 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _count(n: int) -> str:
+    """``1,234``, ``123.5k``, ``1.91M``: narrow enough for the table to fit a terminal."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.2f}M"
+    if n >= 100_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n:,}"
+
+
 def _row(label: str, t: Tally) -> list[str]:
     low, high = t.interval()
     latency = t.latency()
-    return [label, str(t.n), _pct(t.accuracy), f"{_pct(low)}-{_pct(high)}", str(t.failures),
-            f"{t.usage.model_calls:,}", f"{t.usage.total_tokens:,}", f"${t.usage.cost_usd:.4f}",
-            *(f"{latency[k]:.2f}s" for k in ("p50", "p90", "p99"))]
+    return [label, str(t.n), _pct(t.accuracy), f"{100 * low:.1f}-{_pct(high)}",
+            str(t.failures), _count(t.usage.model_calls), _count(t.usage.total_tokens),
+            f"${t.usage.cost_usd:.4f}", *(f"{latency[k]:.2f}s" for k in ("p50", "p90", "p99"))]
 
 
 def _table(title: str, first: str) -> Table:

@@ -1,8 +1,9 @@
 """One instance's result (a line of the results file) and the summary of many.
 
-The statuses are the agent's (``ok``, ``failed``: no answer, ``budget_exhausted``,
-``cancelled``) plus ``error``: the run raised (a provider that kept failing, a tool set that
-would not start). ``failed`` and ``error`` are what ``--retry-failed`` reruns.
+The statuses are the agent's (``ok``, ``unverified``: its verifier rejected every answer,
+``failed``: no answer, ``budget_exhausted``, ``cancelled``) plus ``error``: the run raised (a
+provider that kept failing, a tool set that would not start). ``failed``, ``error`` and
+``cancelled`` are what ``--retry-failed`` reruns.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class InstanceResult:
     partial: bool = False
     strategy: str | None = None
     """The strategy (or planner) that produced the answer."""
+    verified: bool | None = None
+    """Whether the agent's verifier accepted the answer (``None``: none judged it)."""
     usage: InstanceUsage = field(default_factory=InstanceUsage)
     duration_s: float = 0.0
     run_id: str | None = None
@@ -67,7 +70,7 @@ class InstanceResult:
         return {"id": self.id, "index": self.index, "question": self.question,
                 "answer": self.answer, "reference": self.reference, "correct": self.correct,
                 "score": self.score, "status": self.status, "partial": self.partial,
-                "strategy": self.strategy,
+                "strategy": self.strategy, "verified": self.verified,
                 "usage": {"model_calls": u.model_calls, "prompt_tokens": u.prompt_tokens,
                           "completion_tokens": u.completion_tokens, "cost_usd": u.cost_usd},
                 "duration_s": self.duration_s, "run_id": self.run_id, "error": self.error,

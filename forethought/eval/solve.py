@@ -74,11 +74,12 @@ async def solve(agent: Agent, instance: Instance, metric: Metric, *,
 
     def line(*, answer: str | None, score: Score, status: str, error: str | None,
              duration_s: float, partial: bool = False, usage: InstanceUsage | None = None,
-             run_id: str | None = None) -> InstanceResult:
+             run_id: str | None = None, verified: bool | None = None) -> InstanceResult:
         return InstanceResult(id=instance.id, index=instance.index, question=instance.question,
                               answer=answer, reference=instance.reference,
                               correct=score.correct, score=score.value, status=status,
-                              partial=partial, strategy=label, usage=usage or InstanceUsage(),
+                              partial=partial, strategy=label, verified=verified,
+                              usage=usage or InstanceUsage(),
                               duration_s=duration_s, run_id=run_id, error=error,
                               metric_detail=score.detail, tags=instance.tags, worker=worker)
 
@@ -105,4 +106,4 @@ async def solve(agent: Agent, instance: Instance, metric: Metric, *,
             status, error = "error", f"metric {metric.name!r} raised {type(exc).__name__}: {exc}"
     return line(answer=result.answer, score=score, status=status, error=error,
                 duration_s=result.duration_s, partial=result.partial, usage=_usage(result),
-                run_id=result.run_id)
+                run_id=result.run_id, verified=result.verified)

@@ -20,11 +20,12 @@ runner = CliRunner()
 @pytest.mark.parametrize(("name", "limit", "statuses"), [
     ("game24_eval", 3, {"ok"}), ("folio_eval", 6, {"ok"}), ("hotpotqa_eval", 6, {"ok"}),
 ])
-def test_a_shipped_eval_recipe_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            name: str, limit: int, statuses: set[str]) -> None:
-    monkeypatch.chdir(ROOT)  # tool paths in recipes are relative to the repository root
+def test_a_shipped_eval_recipe_runs_offline(tmp_path: Path, name: str, limit: int,
+                                            statuses: set[str]) -> None:
+    # Run from elsewhere: every path in a recipe is relative to the recipe's folder.
     out = tmp_path / "results.jsonl"
-    result = runner.invoke(app, ["eval", f"recipes/{name}.yaml", "--limit", str(limit),
+    result = runner.invoke(app, ["eval", str(ROOT / "recipes" / f"{name}.yaml"), "--limit",
+                                 str(limit),
                                  "--offset", "0", "--json", "--store",
                                  str(tmp_path / "s.sqlite"), "-o", str(out)])
     assert result.exit_code == 0, result.stderr

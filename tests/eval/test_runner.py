@@ -39,7 +39,8 @@ def test_an_eval_commits_every_instance_and_writes_the_results_file(tmp_path: Pa
     rows = lines(tmp_path / "out.jsonl")
     assert [r["id"] for r in rows] == [f"q{i}" for i in range(len(ARITHMETIC))]
     assert set(rows[0]) == {"id", "index", "question", "answer", "reference", "correct",
-                            "score", "status", "partial", "strategy", "usage", "duration_s",
+                            "score", "status", "partial", "strategy", "verified", "usage",
+                            "duration_s",
                             "run_id", "error", "metric_detail", "tags", "worker"}
     assert rows[0]["strategy"] == "llmcompiler" and rows[0]["tags"] == {"level": "hard"}
     assert all(r["usage"]["model_calls"] == 2 for r in rows)  # type: ignore[index]
@@ -188,9 +189,9 @@ def test_a_result_line_round_trips_and_names_every_field() -> None:
 
     result = InstanceResult(id="a", index=3, question="q", answer="x", reference="y",
                             correct=False, score=0.25, status="budget_exhausted", partial=True,
-                            strategy="beam", usage=InstanceUsage(model_calls=2, prompt_tokens=5,
-                                                                 completion_tokens=7,
-                                                                 cost_usd=0.5),
+                            strategy="beam", verified=False,
+                            usage=InstanceUsage(model_calls=2, prompt_tokens=5,
+                                                completion_tokens=7, cost_usd=0.5),
                             duration_s=1.5, run_id="r", error="e", metric_detail="d",
                             tags={"level": "hard"}, worker="h:1")
     data = result.to_dict()
