@@ -189,7 +189,8 @@ class Agent:
         ctx = RunContext(model=self.model, tools=self.tools, budget=tracker, events=events,
                          run_id=run_id, deps=self.deps)
         started = time.perf_counter()
-        events.emit(RunStarted(question=question))
+        events.emit(RunStarted(question=question, model=self.model.name,
+                               planner=self.planner.name))
         status: PlanStatus = "failed"
         answer: str | None = None
         error: str | None = None

@@ -2,6 +2,12 @@
 
 Subscribers (the run store, progress bars, the REPL, tracing) receive each event
 synchronously in emission order; they must be quick and must not raise.
+
+Model and tool call events carry the call's content (the request, the response, the tool's
+result) as references to the objects the run already holds, so building an event copies
+nothing. These *content fields* are left out of :meth:`Event.to_dict`: a subscriber that
+keeps content (the run store unless it keeps metadata only, the OpenTelemetry exporter when
+content is opted in) converts them itself, with :mod:`forethought.runtime.call_content`.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from forethought.models.messages import Usage
+from forethought.models.messages import ModelRequest, ModelResponse, Usage
+
+_CONTENT = {"content": True}
+"""Field metadata marking a content field (see the module docstring)."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -26,6 +35,7 @@ class Event:
     ts: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
+        """The event's metadata as JSON-ready values (content fields are left out)."""
         out: dict[str, Any] = {}
         for name in _field_names(type(self)):
             value = getattr(self, name)
@@ -45,7 +55,8 @@ def _field_names(cls: type[Event]) -> tuple[str, ...]:
     # dataclasses.fields() rebuilds its tuple on every call; events are serialised per step.
     names = _FIELD_NAMES.get(cls)
     if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls)
+                                          if not f.metadata.get("content"))
     return names
 
 
@@ -53,6 +64,9 @@ def _field_names(cls: type[Event]) -> tuple[str, ...]:
 class RunStarted(Event):
     kind: str = "run_started"
     question: str = ""
+    model: str = ""
+    """The run's default model (empty when the emitter did not say)."""
+    planner: str = ""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -108,6 +122,8 @@ class ModelCallStarted(Event):
     model: str = ""
     purpose: str | None = None
     call_id: int = 0
+    request: ModelRequest | None = field(default=None, metadata=_CONTENT)
+    """Content: the request as sent (messages, tools, settings)."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -119,6 +135,9 @@ class ModelCallFinished(Event):
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
     error: str | None = None
+    response: ModelResponse | None = field(default=None, metadata=_CONTENT)
+    """Content: the reply (every sample's text and tool calls); on a failure, what arrived
+    before it (a stream cut short), else ``None``."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -126,6 +145,8 @@ class ToolCallStarted(Event):
     kind: str = "tool_call_started"
     tool: str = ""
     arguments: dict[str, Any] = field(default_factory=dict[str, Any])
+    call_id: int = 0
+    """Pairs the start with its finish (tool calls are numbered apart from model calls)."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -133,8 +154,12 @@ class ToolCallFinished(Event):
     kind: str = "tool_call_finished"
     tool: str = ""
     output: str = ""
+    """The output as shown to the model, cut to 500 characters."""
     error: str | None = None
     duration_s: float = 0.0
+    call_id: int = 0
+    result: Any = field(default=None, metadata=_CONTENT)
+    """Content: the tool's return value, whole."""
 
 
 @dataclass(kw_only=True, slots=True)

@@ -1,18 +1,33 @@
-"""The SQLite run store: every run and every event it emitted, kept for traces and resumption."""
+"""The SQLite run store: every run and every event it emitted, kept for traces and resumption.
+
+Besides each event's metadata (the ``events`` table), the store keeps the content of model and
+tool calls (the ``event_content`` table, one row per call event, keyed like its event): each
+model call's messages, settings, completion text and tool calls, and each tool call's result,
+every text field capped at ``max_field_chars``. ``keep="metadata"`` keeps no content rows.
+Stores written before the content table existed open unchanged (the table is added empty).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from forethought._paths import forethought_home
-from forethought.runtime.events import Event
+from forethought.exceptions import UserError
+from forethought.runtime.call_content import (
+    DEFAULT_FIELD_CAP,
+    request_content,
+    response_content,
+    result_content,
+)
+from forethought.runtime.events import Event, ModelCallFinished, ModelCallStarted, ToolCallFinished
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -36,6 +51,19 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (run_id, seq)
 );
 """
+
+# Added after the first release: CREATE ... IF NOT EXISTS adds it to older stores on open.
+_CONTENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS event_content (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+"""
+
+Keep = Literal["content", "metadata"]
+KEEP_CHOICES: tuple[Keep, ...] = ("content", "metadata")
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -64,18 +92,44 @@ class RunStore:
 
     Events are buffered and written in batches; :meth:`flush` (called by :meth:`finish_run`,
     also after a failure) makes them durable.
+
+    Args:
+        path: The SQLite file (default: ``$FORETHOUGHT_HOME/runs.sqlite``).
+        batch_size: Events buffered before a write.
+        keep: ``"content"`` keeps each call's messages, completions and tool results;
+            ``"metadata"`` keeps the events only. Default: ``$FORETHOUGHT_STORE_KEEP``, else
+            ``"content"``.
+        max_field_chars: The most characters kept of any one text field of a call's content
+            (a message, a completion, a tool result); longer ones are cut with a marker.
     """
 
-    def __init__(self, path: Path | str | None = None, *, batch_size: int = 256) -> None:
+    def __init__(self, path: Path | str | None = None, *, batch_size: int = 256,
+                 keep: Keep | None = None,
+                 max_field_chars: int = DEFAULT_FIELD_CAP) -> None:
+        if keep is None:
+            keep = _keep_from_env()
+        if keep not in KEEP_CHOICES:
+            raise UserError(f"RunStore keep must be one of {', '.join(map(repr, KEEP_CHOICES))},"
+                            f" got {keep!r}")
+        if max_field_chars < 1:
+            raise UserError(f"RunStore max_field_chars must be >= 1, got {max_field_chars!r}")
+        self.keep: Keep = keep
+        self._keep_content = keep == "content"
+        self.max_field_chars = max_field_chars
         self.path = Path(path) if path is not None else default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA + _CONTENT_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise UserError(f"{self.path} is not a forethought run store: {exc}") from None
         self._buffer: list[tuple[str, int, float, str, str | None, str]] = []
+        self._content: list[tuple[str, int, str]] = []
         self._seq: dict[str, int] = {}
 
     def close(self) -> None:
@@ -102,6 +156,8 @@ class RunStore:
         self._seq[event.run_id] = seq
         self._buffer.append((event.run_id, seq, event.ts, event.kind, event.node_id,
                              _encode(event.to_dict())))
+        if self._keep_content and event.kind in _CONTENT_KINDS:
+            self._record_content(event, seq)
         if len(self._buffer) >= self.batch_size:
             self.flush()
 
@@ -110,8 +166,11 @@ class RunStore:
             if not self._buffer:
                 return
             rows, self._buffer = self._buffer, []
+            content, self._content = self._content, []
             self._conn.execute("BEGIN")
             self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
+            if content:
+                self._conn.executemany("INSERT INTO event_content VALUES (?, ?, ?)", content)
             self._conn.execute("COMMIT")
 
     def finish_run(self, run_id: str, *, status: str, answer: str | None = None,
@@ -132,11 +191,72 @@ class RunStore:
         rows = self._conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,))
         return [self._record(r) for r in rows]
 
-    def events(self, run_id: str) -> Iterator[dict[str, Any]]:
+    def events(self, run_id: str, *, content: bool = False) -> Iterator[dict[str, Any]]:
+        """The run's events in order, as dicts. With ``content``, each call event also has
+        its content fields (``request``, ``response``, ``result``) when the store kept them.
+        """
         self.flush()
-        for (data,) in self._conn.execute(
-                "SELECT data FROM events WHERE run_id=? ORDER BY seq", (run_id,)):
-            yield json.loads(data)
+        if not content:
+            for (data,) in self._conn.execute(
+                    "SELECT data FROM events WHERE run_id=? ORDER BY seq", (run_id,)):
+                yield json.loads(data)
+            return
+        for data, extra in self._conn.execute(
+                "SELECT e.data, c.data FROM events e LEFT JOIN event_content c "
+                "ON c.run_id = e.run_id AND c.seq = e.seq WHERE e.run_id=? ORDER BY e.seq",
+                (run_id,)):
+            event = json.loads(data)
+            if extra is not None:
+                event.update(json.loads(extra))
+            yield event
+
+    def resolve_run_id(self, ref: str) -> str:
+        """The id of the run ``ref`` names: a whole id, a prefix of exactly one id, or
+        ``last`` (the most recent run). Raises :class:`UserError` naming what is wrong.
+        """
+        if not ref.strip():
+            raise UserError("which run? pass a run id, a unique prefix of one, or 'last'")
+        if ref in ("last", "latest"):
+            row = self._conn.execute(
+                "SELECT id FROM runs ORDER BY created DESC LIMIT 1").fetchone()
+            if row is None:
+                raise UserError(f"no runs in {self.path} yet")
+            return str(row[0])
+        if self._conn.execute("SELECT 1 FROM runs WHERE id=?", (ref,)).fetchone():
+            return ref
+        matches = [str(r[0]) for r in self._conn.execute(
+            "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created DESC LIMIT 6",
+            (len(ref), ref))]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise UserError(f"no run {ref!r} in {self.path}; `forethought runs list` shows "
+                            "the runs")
+        shown = ", ".join(map(repr, matches[:5])) + (", ..." if len(matches) > 5 else "")
+        raise UserError(f"run prefix {ref!r} matches several runs in {self.path}: {shown}")
+
+    def count_runs(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    # -- call content (see the module docstring) ---------------------------------------------
+
+    def _record_content(self, event: Event, seq: int) -> None:
+        cap = self.max_field_chars
+        if isinstance(event, ModelCallStarted):
+            if event.request is None:
+                return
+            data: dict[str, Any] = {"request": request_content(event.request, cap)}
+        elif isinstance(event, ModelCallFinished):
+            if event.response is None:
+                return
+            data = {"response": response_content(event.response, cap)}
+        elif isinstance(event, ToolCallFinished):
+            if event.error is not None:
+                return
+            data = {"result": result_content(event.result, cap)}
+        else:
+            return
+        self._content.append((event.run_id, seq, _encode(data)))
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> RunRecord:
@@ -144,3 +264,15 @@ class RunStore:
                          question=row[4], answer=row[5], error=row[6],
                          usage=json.loads(row[7]) if row[7] else {},
                          meta=json.loads(row[8]) if row[8] else {})
+
+
+_CONTENT_KINDS = frozenset({"model_call_started", "model_call_finished", "tool_call_finished"})
+
+
+def _keep_from_env() -> Keep:
+    value = os.environ.get("FORETHOUGHT_STORE_KEEP", "content")
+    for choice in KEEP_CHOICES:
+        if value == choice:
+            return choice
+    raise UserError(f"FORETHOUGHT_STORE_KEEP must be one of "
+                    f"{', '.join(map(repr, KEEP_CHOICES))}, got {value!r}")

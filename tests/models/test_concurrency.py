@@ -98,7 +98,7 @@ async def test_the_limit_converges_below_the_servers_capacity(server: FakeOpenAI
     # own slowness must not move the limit.
     limiter = AdaptiveLimit(initial=2, max_limit=64, latency_tolerance=1e9)
     model = LiteLLMModel(MODEL, api_base=server.base_url, api_key=API_KEY,
-                         concurrency=limiter, retry_max_wait_s=0.05, max_retries=8)
+                         concurrency=limiter, retry_max_wait_s=0.05, max_retries=50)
     request = ModelRequest(messages=(Message.user("hi"),))
     results = await asyncio.gather(*(model.request(request) for _ in range(800)))
     assert all(r.text == "ok" for r in results)  # every 429 was retried to success
