@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import os
+import pickle
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from forethought.eval.plan import EvalSpec
 from forethought.eval.solve import solve, strategy_label
+from forethought.runtime.rendering import render_output
 
 if TYPE_CHECKING:
     from forethought.agents.agent import Agent
@@ -57,7 +59,20 @@ class _Worker:
     runs: dict[str, list[Event]] = field(default_factory=dict[str, list["Event"]])
 
     def record(self, event: Event) -> None:
-        self.runs.setdefault(event.run_id, []).append(event)
+        self.runs.setdefault(event.run_id, []).append(_portable(event))
+
+
+def _portable(event: Event) -> Event:
+    """``event`` fit to travel back to the driver: a tool's result that cannot be pickled (a
+    handle, a client) is replaced by its text, as the model saw it.
+    """
+    result = getattr(event, "result", None)
+    if result is not None and not isinstance(result, str | int | float | bool | list | dict):
+        try:
+            pickle.dumps(result)
+        except Exception:  # noqa: BLE001 - anything unpicklable becomes its rendering
+            event.result = render_output(result)  # type: ignore[attr-defined]
+    return event
 
 
 _loop: asyncio.AbstractEventLoop | None = None

@@ -6,6 +6,7 @@ same results as a local run.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -88,5 +89,24 @@ def test_a_worker_killed_mid_run_has_its_instances_retried_and_counted_once(
         assert first.run_id is not None
         record = runs.get_run(first.run_id)
         assert record.answer == first.answer and record.meta["worker"] == first.worker
-        kinds = [e["kind"] for e in runs.events(first.run_id)]
-        assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+        events = list(runs.events(first.run_id, content=True))
+        assert events[0]["kind"] == "run_started" and events[-1]["kind"] == "run_finished"
+        # The calls' content made the trip too: the prompt sent and the completion received.
+        started = [e for e in events if e["kind"] == "model_call_started"]
+        finished = [e for e in events if e["kind"] == "model_call_finished"]
+        assert len(started) == len(finished) == first.usage.model_calls
+        assert first.question in json.dumps(started[0]["request"])
+        assert finished[-1]["response"]
+
+
+def test_events_are_made_fit_to_travel_back_from_a_worker() -> None:
+    import threading
+
+    from forethought.eval.ray_worker import _portable  # pyright: ignore[reportPrivateUsage]
+    from forethought.runtime.events import ToolCallFinished
+
+    lock = threading.Lock()
+    event = _portable(ToolCallFinished(tool="t", result=lock))
+    assert isinstance(event.result, str) and "lock" in event.result.lower()
+    kept = _portable(ToolCallFinished(tool="t", result={"verdict": "True"}))
+    assert kept.result == {"verdict": "True"}
