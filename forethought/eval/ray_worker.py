@@ -17,7 +17,7 @@ import pickle
 import socket
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from forethought.eval.plan import EvalSpec
 from forethought.eval.solve import solve, strategy_label
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from forethought.eval.datasets import Instance
     from forethought.eval.metrics import Metric
     from forethought.runtime.events import Event
+
+
+E = TypeVar("E", bound="Event")
 
 
 @dataclass(kw_only=True)
@@ -62,7 +65,7 @@ class _Worker:
         self.runs.setdefault(event.run_id, []).append(_portable(event))
 
 
-def _portable(event: Event) -> Event:
+def _portable(event: E) -> E:
     """``event`` fit to travel back to the driver: a tool's result that cannot be pickled (a
     handle, a client) is replaced by its text, as the model saw it.
     """
