@@ -34,6 +34,7 @@ BENCHMARKS=(
     search_overhead
     game24
     aot_prompt_length
+    eval_throughput
 )
 
 stamp() { date -u '+%Y-%m-%d %H:%M:%S UTC'; }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forethought._version import __version__
+from forethought.eval.cli import eval_command
 from forethought.mcp_cli import mcp_app
 from forethought.trace.commands import runs_app, trace_command
 
@@ -27,6 +28,7 @@ app.add_typer(recipe_app, name="recipe")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(runs_app, name="runs")
 app.command("trace")(trace_command)
+app.command("eval")(eval_command)
 
 
 def _version(value: bool) -> None:

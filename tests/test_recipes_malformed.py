@@ -174,7 +174,7 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
     ("unknown top-level field",
      "name: x\nbugdet: {max_model_calls: 3}\n", 2, "bugdet",
      "unknown field; valid fields here: version, name, description, model, tools, planner, "
-     "budget, input"),
+     "budget, input, eval"),
     ("misspelled planner option",
      "planner:\n  kind: react\n  max_step: 3\n", 3, "planner.max_step",
      "unknown option of planner 'react'; valid options: max_steps, max_observation_chars"),

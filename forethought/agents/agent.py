@@ -126,15 +126,17 @@ class Agent:
                 None if spec == DEFAULT_STORE else Path(spec))
         return self._store
 
-    async def arun(self, question: str, *, budget: Budget | None = None) -> AgentResult:
+    async def arun(self, question: str, *, budget: Budget | None = None,
+                   within: BudgetTracker | None = None) -> AgentResult:
         """Answer ``question``. Provider and usage errors are raised after the run, its events
         and its partial results are recorded in the store; a spent budget is not an error:
-        the result says ``budget_exhausted`` and carries the best answer so far.
+        the result says ``budget_exhausted`` and carries the best answer so far. ``within``:
+        a budget this run's calls also count against (a dataset's, shared by its instances).
         """
         if not isinstance(question, str) or not question.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
             raise UserError(f"the question must be a non-empty string, got {question!r}")
         async with self:
-            return await self._arun(question, budget)
+            return await self._arun(question, budget, within)
 
     async def __aenter__(self) -> Agent:
         """Start the toolsets once for several runs (otherwise each run starts and stops them)."""
@@ -170,7 +172,8 @@ class Agent:
         if errors:
             raise errors[0]
 
-    async def _arun(self, question: str, budget: Budget | None) -> AgentResult:
+    async def _arun(self, question: str, budget: Budget | None,
+                    within: BudgetTracker | None = None) -> AgentResult:
         await self.model.prepare()  # before the run's clock starts
         run_id = new_run_id()
         events = EventBus(run_id)
@@ -182,7 +185,7 @@ class Agent:
             events.subscribe(store.record)
         for subscriber in self.subscribers:
             events.subscribe(subscriber)
-        tracker = BudgetTracker(budget=budget or self.budget)
+        tracker = BudgetTracker(budget=budget or self.budget, parent=within)
         ctx = RunContext(model=self.model, tools=self.tools, budget=tracker, events=events,
                          run_id=run_id, deps=self.deps)
         started = time.perf_counter()
@@ -242,7 +245,7 @@ class Agent:
             if not scope.expired():
                 raise
             reason = ctx.budget.refuse(
-                f"elapsed {ctx.budget.elapsed():.2f}s >= limit {ctx.budget.budget.max_seconds}s"
+                f"{ctx.budget.deadline_reason()}"
                 f" (the planner did not finish within {DEADLINE_GRACE_S}s of the deadline)")
             return PlanOutcome(answer=None, status="budget_exhausted", partial=True,
                                error=str(reason))

@@ -196,8 +196,7 @@ class RunContext:
         except TimeoutError:
             if not scope.expired():
                 raise
-            limit = self.budget.budget.max_seconds
-            raise self.budget.refuse(f"elapsed {self.budget.elapsed():.2f}s >= limit {limit}s "
+            raise self.budget.refuse(f"{self.budget.deadline_reason()} "
                                      "(deadline: the call was cancelled)") from None
 
     # -- models ------------------------------------------------------------------------------

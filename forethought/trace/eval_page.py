@@ -2,9 +2,10 @@
 instance, each linking to its run's own trace page.
 
 The evaluation tables belong to ``forethought eval``; this module reads them only through the
-small :class:`EvalReader` protocol below. The ``eval`` package provides the reader and installs
-it with :func:`set_eval_reader_factory` when it is imported (the seam is deliberately one
-function, so either side can change its tables without touching the other).
+small :class:`EvalReader` protocol below. The ``eval`` package provides the reader in
+``forethought.eval.trace_reader``, which installs it with :func:`set_eval_reader_factory` when
+it is imported (the seam is deliberately one function, so either side can change its tables
+without touching the other).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class EvalReader(Protocol):
 
 EvalReaderFactory = Callable[[RunStore], EvalReader]
 _factory: EvalReaderFactory | None = None
-EVAL_PACKAGE = "forethought.eval"
+EVAL_PACKAGE = "forethought.eval.trace_reader"
 """Imported (when present) before asking for a reader, so that it can install its factory."""
 
 
