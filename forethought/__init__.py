@@ -15,11 +15,14 @@ from forethought._version import __version__
 
 if TYPE_CHECKING:
     from forethought.agents.agent import Agent, AgentResult
+    from forethought.eval.api import EvalReport, aevaluate, evaluate
+    from forethought.eval.metrics import Metric, Score, register_metric
     from forethought.exceptions import (
         BudgetExceeded,
         DependencyFailedError,
         ForethoughtError,
         GraphValidationError,
+        MalformedResponseError,
         ModelError,
         ModelHTTPError,
         ModelRetry,
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
     )
     from forethought.models.base import Model
     from forethought.models.cache import CachedModel, ResponseCache
+    from forethought.models.concurrency import AdaptiveLimit, FixedLimit
+    from forethought.models.hedging import HedgedModel
     from forethought.models.litellm_model import LiteLLMModel
     from forethought.models.messages import (
         Choice,
@@ -56,7 +61,7 @@ if TYPE_CHECKING:
     from forethought.planners.llmcompiler import LLMCompilerPlanner
     from forethought.planners.react import ReActPlanner
     from forethought.planners.search import SearchPlanner
-    from forethought.recipes import Recipe, build_agent, load_recipe, parse_recipe
+    from forethought.recipes import Recipe, build_agent, check_recipe, load_recipe, parse_recipe
     from forethought.runtime.budget import Budget, BudgetTracker
     from forethought.runtime.context import Parsed, RunContext
     from forethought.runtime.events import Event, EventBus
@@ -96,10 +101,23 @@ if TYPE_CHECKING:
     from forethought.tools.retrieval.passages import Passage
     from forethought.tools.retrieval.retriever import Retriever
     from forethought.tools.smt import SmtResult, asolve_smt, solve_smt
+    from forethought.trace import OTelExporter
 
 # Names are imported on first use (PEP 562), so `import forethought` and `forethought --help`
 # stay fast; litellm in particular is only imported when a LiteLLM model makes a call.
 _EXPORTS: dict[str, str] = {
+    "OTelExporter": "forethought.trace",
+    "check_recipe": "forethought.recipes",
+    "MalformedResponseError": "forethought.exceptions",
+    "FixedLimit": "forethought.models.concurrency",
+    "AdaptiveLimit": "forethought.models.concurrency",
+    "HedgedModel": "forethought.models.hedging",
+    "Score": "forethought.eval.metrics",
+    "Metric": "forethought.eval.metrics",
+    "register_metric": "forethought.eval.metrics",
+    "EvalReport": "forethought.eval.api",
+    "aevaluate": "forethought.eval.api",
+    "evaluate": "forethought.eval.api",
     "Agent": "forethought.agents.agent",
     "AgentResult": "forethought.agents.agent",
     "AtomOfThoughtsPlanner": "forethought.planners.aot",
@@ -223,6 +241,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "MCTS",
+    "AdaptiveLimit",
     "Agent",
     "AgentResult",
     "AtomOfThoughtsPlanner",
@@ -239,22 +258,27 @@ __all__ = [
     "DependencyFailedError",
     "DockerSandbox",
     "EntailmentResult",
+    "EvalReport",
     "Event",
     "EventBus",
     "ExecResult",
     "Executor",
     "FailurePolicy",
+    "FixedLimit",
     "ForethoughtError",
     "FunctionTool",
     "Game24Task",
     "GraphResult",
     "GraphValidationError",
+    "HedgedModel",
     "Hit",
     "LLMCompilerPlanner",
     "Limits",
     "LiteLLMModel",
     "MCPToolset",
+    "MalformedResponseError",
     "Message",
+    "Metric",
     "Model",
     "ModelError",
     "ModelHTTPError",
@@ -265,6 +289,7 @@ __all__ = [
     "NodeResult",
     "NodeStatus",
     "NodeTimeoutError",
+    "OTelExporter",
     "Parsed",
     "ParticleFilter",
     "Passage",
@@ -286,6 +311,7 @@ __all__ = [
     "RunStore",
     "Sandbox",
     "SandboxError",
+    "Score",
     "ScriptedModel",
     "SearchPlanner",
     "SearchTask",
@@ -315,13 +341,17 @@ __all__ = [
     "UserError",
     "__version__",
     "acheck_entailment",
+    "aevaluate",
     "asolve_smt",
     "build_agent",
     "check_entailment",
+    "check_recipe",
+    "evaluate",
     "load_recipe",
     "make_sandbox",
     "parse_recipe",
     "python_toolset",
+    "register_metric",
     "register_planner",
     "register_strategy",
     "resolve_model",

@@ -8,6 +8,18 @@ import sys
 import forethought
 
 EXPECTED = {
+    "OTelExporter",
+    "check_recipe",
+    "MalformedResponseError",
+    "FixedLimit",
+    "AdaptiveLimit",
+    "HedgedModel",
+    "Score",
+    "Metric",
+    "register_metric",
+    "EvalReport",
+    "aevaluate",
+    "evaluate",
     "Agent", "AgentResult", "AtomOfThoughtsPlanner", "BeamSearch", "BestOfN", "Budget",
     "BudgetExceeded", "BudgetTracker", "BwrapSandbox", "CachedModel", "Candidate", "ChainTask",
     "Choice",
