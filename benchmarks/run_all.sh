@@ -35,6 +35,10 @@ BENCHMARKS=(
     game24
     aot_prompt_length
     eval_throughput
+    budget_overshoot
+    adaptive_concurrency
+    graph_scaling
+    trace_page
 )
 
 stamp() { date -u '+%Y-%m-%d %H:%M:%S UTC'; }
