@@ -17,6 +17,7 @@ import pydantic
 
 from forethought.exceptions import BudgetExceeded, GraphValidationError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
+from forethought.planners.answer_stream import AnswerStream, FinishActionStream
 from forethought.planners.base import Planner, PlanOutcome, describe_tools
 from forethought.planners.plan_parser import PlanLineError, PlannedTask, StreamingPlanParser
 from forethought.runtime.context import RunContext, ToolsLike
@@ -164,6 +165,10 @@ class LLMCompilerPlanner(Planner):
         outcome.status = "failed"
         outcome.error = f"no answer after {self.max_replans} re-plans"
         return outcome
+
+    def answer_stream(self, purpose: str | None, node_id: str | None) -> AnswerStream | None:
+        """A join's ``Action: Finish(<answer>)`` streams as it is written."""
+        return FinishActionStream() if purpose == "join" else None
 
     def _out_of_budget(self, outcome: PlanOutcome, exc: BudgetExceeded) -> PlanOutcome:
         # The best answer so far is the last result the plans produced, marked partial.
