@@ -329,6 +329,7 @@ class Agent(RunForms[DepsT, OutputT]):
         try:
             asked = await contextualize(ctx, question, spec.history, self.history_policy,
                                         self._summaries())
+            ctx.question = asked
             outcome = await self._solve(ctx, asked)
             status, answer, error = outcome.status, outcome.answer, outcome.error
             partial = outcome.partial

@@ -173,6 +173,8 @@ class RunContext(Generic[DepsT]):
     run_id: str = ""
     deps: DepsT = None  # pyright: ignore[reportAssignmentType] - None when a run has no deps
     """User dependencies made available to tools (database handles, clients, ...)."""
+    question: str = ""
+    """The question the run answers, as the planner sees it (with the conversation so far)."""
     _calls: int = 0
 
     def __post_init__(self) -> None:

@@ -161,6 +161,20 @@ class BudgetExhausted(Event):
 
 
 @dataclass(kw_only=True, slots=True)
+class StrategyStep(Event):
+    """A search strategy's step machine ran one batch of actions (its progress)."""
+
+    kind: str = "strategy_step"
+    step: int = 0
+    """Batches run so far in this search, this one included."""
+    actions: dict[str, int] = field(default_factory=dict[str, int])
+    """Actions of the batch by tag (``{"propose": 4, "value": 12}``; untagged: ``""``)."""
+    failed: int = 0
+    """Actions of the batch that failed (budget refusals included)."""
+    budget_hit: bool = False
+
+
+@dataclass(kw_only=True, slots=True)
 class PlannerEvent(Event):
     """Something a planner decided: a plan parsed, a re-plan, a fallback."""
 

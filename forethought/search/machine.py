@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections import Counter
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias, cast
@@ -31,6 +32,7 @@ from forethought._threads import in_thread
 from forethought.exceptions import BudgetExceeded, ForethoughtError
 from forethought.models.messages import ModelRequest, ModelSettings, Usage
 from forethought.runtime.context import RunContext
+from forethought.runtime.events import StrategyStep
 
 
 @dataclass(kw_only=True, frozen=True, slots=True)
@@ -151,6 +153,7 @@ async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = 
     sent back in order, and the machine's return value is returned.
     """
     exhausted = False
+    steps = 0
     try:
         batch = next(machine)
         while True:
@@ -161,6 +164,11 @@ async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = 
             outcomes = list(await asyncio.gather(
                 *(execute(ctx, a, node_id=node_id) for a in batch)))
             exhausted = budget_hit(outcomes)
+            steps += 1
+            if ctx.events.active:
+                ctx.events.emit(StrategyStep(
+                    node_id=node_id, step=steps, actions=dict(Counter(a.tag for a in batch)),
+                    failed=sum(not o.ok for o in outcomes), budget_hit=exhausted))
             batch = machine.send(outcomes)
     except StopIteration as stop:
         return stop.value
