@@ -10,9 +10,10 @@ and is accepted.
 from __future__ import annotations
 
 import types
-from typing import Any, Union, get_args, get_origin, is_typeddict
+from typing import Any, Union, get_args, get_origin
 
 import pydantic
+from typing_extensions import is_typeddict
 
 from forethought.exceptions import UserError
 

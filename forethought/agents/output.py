@@ -167,7 +167,7 @@ class OutputSpec(Generic[T]):
             self.adapter: pydantic.TypeAdapter[T] = pydantic.TypeAdapter(self.type)
             inner = self.adapter.json_schema()
         except (PydanticUserError, TypeError, ValueError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__).rstrip(".")
             raise UserError(f"output_type {self.type!r} cannot be turned into a JSON schema: "
                             f"{first}. Use a pydantic model, a dataclass, a TypedDict, a list "
                             f"of them, or a type pydantic can describe") from None

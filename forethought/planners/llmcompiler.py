@@ -9,6 +9,7 @@ A join step then reads the results and either answers or asks for a new plan (bo
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -216,6 +217,9 @@ class LLMCompilerPlanner(Planner):
             await ctx.complete(request, node_id=f"plan-{round_no + 1}",
                                on_text=lambda chunk: take(parser.feed(chunk)))
             take(parser.finish())
+        except asyncio.CancelledError:
+            executor.cancel()  # the run is being cancelled: its dispatched tasks stop too
+            raise
         finally:
             # Whatever happened to the plan call, tasks already dispatched finish and are kept.
             executor.close()

@@ -323,6 +323,9 @@ class RunContext(Generic[DepsT]):
             self._refusal(exc, node_id)
             self._tool_failed(node_id, name, str(exc), start)
             raise
+        except asyncio.CancelledError:
+            self._tool_failed(node_id, name, "cancelled", start)  # closed, not left dangling
+            raise
         except ToolError as exc:
             self._tool_failed(node_id, name, str(exc), start)
             raise
