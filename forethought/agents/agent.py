@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, Generic, Literal, ParamSpec, Self, overload
@@ -53,11 +53,14 @@ from forethought.runtime.store import RunStore
 from forethought.tools.base import FunctionTool, Tool, ToolRegistry, Toolset, resolve_tool
 
 DepsT = TypeVar("DepsT", default=None)
-"""The type of the deps an agent's runs carry (``None``: no deps)."""
+"""The type of the deps an agent's runs carry (``Any`` when neither ``deps``, ``deps_type``
+nor a tool taking ``RunContext[...]`` says)."""
+_NOT_GIVEN: Any = None
+"""The default of ``deps`` and ``deps_type``: typed ``Any`` so that, not given, they leave
+the deps type to the other arguments."""
 T = TypeVar("T")
 R = TypeVar("R")
 P = ParamSpec("P")
-ValidatorT = TypeVar("ValidatorT", bound=Callable[..., Any])
 
 DEFAULT_STORE: Literal["default"] = "default"
 
@@ -166,8 +169,8 @@ class Agent(RunForms[DepsT, OutputT]):
                  tools: Iterable[Tool[DepsT] | Toolset | str] = (),
                  planner: Planner | str = "llmcompiler", budget: Budget | None = None,
                  store: RunStore | Path | str | None = DEFAULT_STORE, cache: bool = True,
-                 subscribers: Sequence[Subscriber] = (), deps: DepsT | None = None,
-                 deps_type: type[DepsT] | None = None,
+                 subscribers: Sequence[Subscriber] = (), deps: DepsT = _NOT_GIVEN,
+                 deps_type: type[DepsT] = _NOT_GIVEN,
                  output_type: OutputTypeSpec[OutputT] = str,  # pyright: ignore[reportArgumentType] - str is OutputT's default
                  output_mode: OutputMode = "json", output_retries: int = 1,
                  history_policy: HistoryPolicy | None = None) -> None:
@@ -413,7 +416,15 @@ class Agent(RunForms[DepsT, OutputT]):
 
     # -- outputs, tools and conversations ------------------------------------------------------
 
-    def output_validator(self, fn: ValidatorT) -> ValidatorT:
+    @overload
+    def output_validator(self, fn: Callable[[RunContext[DepsT], OutputT],
+                                            OutputT | Awaitable[OutputT]]
+                         ) -> Callable[[RunContext[DepsT], OutputT],
+                                       OutputT | Awaitable[OutputT]]: ...
+    @overload
+    def output_validator(self, fn: Callable[[OutputT], OutputT | Awaitable[OutputT]]
+                         ) -> Callable[[OutputT], OutputT | Awaitable[OutputT]]: ...
+    def output_validator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Decorator: check (and possibly adjust) each output of the agent's output type.
 
         ``fn(output)`` or ``fn(ctx, output)``, sync or async, returns the output to keep or
