@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import Any, assert_type
 
 import pydantic
-from typing_extensions import assert_type
 
 from forethought import (
     Agent,
