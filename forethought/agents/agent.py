@@ -410,9 +410,10 @@ class Agent(RunForms[DepsT, OutputT]):
             history: Iterable[HistoryItem] | None = None, deps: DepsT | None = None,
             output_type: Any = None) -> AgentResult[Any]:
         """Synchronous :meth:`arun` (use ``arun`` inside an event loop)."""
-        return run_sync(self.arun(question, budget=budget, history=history, deps=deps,
-                                  output_type=output_type),
-                        name="Agent.run()", async_form="agent.arun(...)")
+        spec = self._prepare(question, budget=budget, history=history, deps=deps,
+                             output_type=output_type)
+        return run_sync(self._start(spec, None), name="Agent.run()",
+                        async_form="agent.arun(...)")
 
     # -- outputs, tools and conversations ------------------------------------------------------
 

@@ -219,12 +219,11 @@ class Conversation(Generic[DepsT, OutputT]):
             self._messages.extend(turn.messages)
         self.turns = len(turns)
 
-    def _begin(self) -> list[Message]:
+    def _begin(self) -> None:
         if self._busy:
             raise UserError(f"conversation {self.id!r} is answering a question already; ask "
                             f"the next one when it has finished")
         self._busy = True
-        return list(self._messages)
 
     def _end(self, question: str, result: AgentResult[Any] | None) -> None:
         self._busy = False
@@ -243,10 +242,11 @@ class Conversation(Generic[DepsT, OutputT]):
     async def arun(self, question: str, *, deps: DepsT | None = None,
                    budget: Budget | None = None) -> AgentResult[OutputT]:
         """Ask ``question`` as the next turn (see :meth:`Agent.arun`)."""
-        history = self._begin()
+        self._begin()
         result: AgentResult[OutputT] | None = None
         try:
-            result = await self.agent.arun(question, history=history, deps=deps, budget=budget)
+            result = await self.agent.arun(question, history=self._messages, deps=deps,
+                                           budget=budget)
             return result
         finally:
             self._end(question, result)
@@ -260,10 +260,11 @@ class Conversation(Generic[DepsT, OutputT]):
     def iter(self, question: str, *, deps: DepsT | None = None,
              budget: Budget | None = None) -> AgentRun[OutputT]:
         """Ask ``question`` as the next turn, iterating over its events
-        (see :meth:`Agent.iter`); the turn is added when the run finishes.
+        (see :meth:`Agent.iter`); the turn is added when the run finishes. The history is
+        the conversation's messages when this is called.
         """
-        history = self._begin()
-        run = self.agent.iter(question, history=history, deps=deps, budget=budget)
+        run = self.agent.iter(question, history=self._messages, deps=deps, budget=budget)
+        run.on_enter(self._begin)
         run.on_close(lambda result: self._end(question, result))
         return run
 
@@ -272,8 +273,9 @@ class Conversation(Generic[DepsT, OutputT]):
         """Ask ``question`` as the next turn, streaming its answer
         (see :meth:`Agent.run_stream`); the turn is added when the run finishes.
         """
-        history = self._begin()
-        stream = self.agent.run_stream(question, history=history, deps=deps, budget=budget)
+        stream = self.agent.run_stream(question, history=self._messages, deps=deps,
+                                       budget=budget)
+        stream.run.on_enter(self._begin)
         stream.run.on_close(lambda result: self._end(question, result))
         return stream
 

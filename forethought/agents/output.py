@@ -172,10 +172,14 @@ class OutputSpec(Generic[T]):
                             f"{first}. Use a pydantic model, a dataclass, a TypedDict, a list "
                             f"of them, or a type pydantic can describe") from None
         self.wrapped = inner.get("type") != "object"
-        schema = inner if not self.wrapped else {
-            "type": "object", "properties": {_WRAP_KEY: inner}, "required": [_WRAP_KEY],
-            "additionalProperties": False, **({"$defs": inner.pop("$defs")}
-                                              if "$defs" in inner else {})}
+        schema = inner
+        if self.wrapped:
+            # Definitions stay at the root, where the "#/$defs/..." references point.
+            defs = inner.pop("$defs", None)
+            schema = {"type": "object", "properties": {_WRAP_KEY: inner},
+                      "required": [_WRAP_KEY], "additionalProperties": False}
+            if defs is not None:
+                schema["$defs"] = defs
         self.schema = OutputSchema(name=self.name, schema=schema)
 
     def with_validator(self, validator: OutputValidator[T]) -> None:

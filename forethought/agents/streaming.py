@@ -80,9 +80,14 @@ class AgentRun(Generic[OutputT]):
         self._task: asyncio.Task[AgentResult[OutputT]] | None = None
         self._finished = False
         self._raised = False
+        self._openers: list[Callable[[], None]] = []
         self._closers: list[Callable[[AgentResult[Any] | None], None]] = []
         self.run_id: str | None = None
         """The run's id (known from its first event on)."""
+
+    def on_enter(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` when the block is entered, before the run starts (it may raise)."""
+        self._openers.append(fn)
 
     def on_close(self, fn: Callable[[AgentResult[Any] | None], None]) -> None:
         """Call ``fn(result)`` when the block is left (``None`` if the run did not finish)."""
@@ -91,6 +96,8 @@ class AgentRun(Generic[OutputT]):
     async def __aenter__(self) -> Self:
         if self._task is not None:
             raise UserError("an AgentRun can be entered once; call agent.iter(...) again")
+        for fn in self._openers:
+            fn()
         events: asyncio.Queue[object] = asyncio.Queue()
         self._queue = events
         self._task = asyncio.create_task(self._start(events.put_nowait))

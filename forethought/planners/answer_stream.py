@@ -38,12 +38,21 @@ class FinishActionStream(AnswerStream):
     """The argument of ``Action: Finish(<answer>)`` (also ``Finish[...]`` and ``Finish: ...``),
     as LLMCompiler's join and ReAct write their final answer. A reply without ``Finish``
     (a ``Replan``, a tool call) releases nothing.
+
+    Args:
+        unquote: Drop quotes around the whole answer (``Finish("Paris")``), as ReAct's
+            action parser does; the closing quote is held back until the reply shows it
+            ends the answer.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, unquote: bool = False) -> None:
+        self._unquote = unquote
         self._text = ""
         self._start: int | None = None
+        """Where the answer begins in the reply (after blanks and an opening quote)."""
+        self._closer = ""
         self._tail: re.Pattern[str] | None = None
+        self._opened = False
         self._released = 0
 
     def feed(self, chunk: str) -> str:
@@ -52,10 +61,7 @@ class FinishActionStream(AnswerStream):
             m = _FINISH.search(self._text)
             if m is None:
                 return ""
-            closer = re.escape(_CLOSERS[m.group(1)])
-            # What may still be syntax, not answer: whitespace, and the closing bracket with
-            # the punctuation ReAct tolerates after it.
-            self._tail = re.compile(rf"\s*(?:{closer}\s*[.;]?\s*)?\Z" if closer else r"\s*\Z")
+            self._closer = re.escape(_CLOSERS[m.group(1)])
             self._start = m.end()
         return self._release()
 
@@ -63,13 +69,30 @@ class FinishActionStream(AnswerStream):
         # What is still held back is the closing syntax: it is dropped, not released.
         return ""
 
+    def _open(self) -> bool:
+        """Skip the blanks (and an opening quote) before the answer; whether it has begun."""
+        assert self._start is not None
+        body = self._text[self._start:]
+        stripped = body.lstrip()
+        self._start += len(body) - len(stripped)
+        if not stripped:
+            return False
+        quote = ""
+        if self._unquote and stripped[0] in "\"'":
+            quote = re.escape(stripped[0])
+            self._start += 1
+        # What may still be syntax, not answer: whitespace, the closing quote, and the
+        # closing bracket with the punctuation ReAct tolerates after it.
+        closing = rf"(?:{self._closer}\s*[.;]?\s*)?" if self._closer else ""
+        self._tail = re.compile(rf"{quote}{'?' if quote else ''}\s*{closing}\Z")
+        self._opened = True
+        return True
+
     def _release(self) -> str:
+        if not self._opened and not self._open():
+            return ""
         assert self._start is not None and self._tail is not None
         body = self._text[self._start:]
-        if self._released == 0:  # the answer starts at its first non-blank character
-            stripped = body.lstrip()
-            self._start += len(body) - len(stripped)
-            body = stripped
         tail = self._tail.search(body)
         end = tail.start() if tail is not None else len(body)
         out = body[self._released:end] if end > self._released else ""
@@ -78,6 +101,10 @@ class FinishActionStream(AnswerStream):
 
 
 _ANSWER_LINE = re.compile(r"[ \t]*(?:final[ \t]+)?answer[ \t]*[:=][ \t]*", re.IGNORECASE)
+
+_LINE_BREAK = re.compile("(\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029])")
+"""Where ``str.splitlines`` breaks lines (as the answer extractors read replies)."""
+
 
 class AnswerLineStream(AnswerStream):
     """The rest of an ``Answer: <answer>`` line (also ``Final answer:``), as a direct answer
@@ -97,10 +124,10 @@ class AnswerLineStream(AnswerStream):
 
     def feed(self, chunk: str) -> str:
         out: list[str] = []
-        for piece in re.split(r"(\n)", chunk):
+        for piece in _LINE_BREAK.split(chunk):
             if not piece:
                 continue
-            if piece == "\n":
+            if _LINE_BREAK.fullmatch(piece):
                 if self._in_answer:
                     self._done = True  # the answer line ended; later lines are not answer
                 self._in_answer, self._line, self._held = False, "", ""

@@ -95,7 +95,7 @@ class ReActPlanner(Planner):
 
     def answer_stream(self, purpose: str | None, node_id: str | None) -> AnswerStream | None:
         """The step that writes ``Action: Finish(<answer>)`` streams it as it is written."""
-        return FinishActionStream() if purpose == "react" else None
+        return FinishActionStream(unquote=True) if purpose == "react" else None
 
     async def _step(self, ctx: RunContext, transcript: _Transcript, step: int) -> str | None:
         """One turn; the final answer if the model finished, else ``None``."""

@@ -249,3 +249,23 @@ def test_messages_round_trip_through_their_storage_form() -> None:
     assert messages_from_json(messages_to_json(messages)) == messages
     keys = prefix_keys(messages)
     assert len(set(keys)) == len(messages) and prefix_keys(messages[:2]) == keys[:2]
+
+
+def test_a_conversation_turn_taken_with_iter_is_busy_only_while_entered() -> None:
+    agent = Agent(ScriptedModel(calculator_model), tools=["calculator"], store=None)
+    conv = agent.chat()
+
+    async def talk() -> None:
+        first = conv.iter("What is 2 times 3?")
+        second = conv.iter("What is 4 times 5?")  # created, not entered: not busy
+        async with first:
+            with pytest.raises(UserError, match="is answering a question already"):
+                await second.__aenter__()
+            async for _ in first:
+                pass
+        async with conv.iter("What is 4 times 5?") as third:
+            assert [e async for e in third][-1].kind == "run_finished"
+
+    asyncio.run(talk())
+    assert conv.turns == 2 and [m.content for m in conv.messages if m.role == "user"] == [
+        "What is 2 times 3?", "What is 4 times 5?"]
