@@ -108,7 +108,14 @@ if TYPE_CHECKING:
     from forethought.search.best_of_n import BestOfN
     from forethought.search.chain import ChainTask
     from forethought.search.game24 import Game24Task
-    from forethought.search.machine import CallTool, Compute, Outcome, Sample, StepMachine
+    from forethought.search.machine import (
+        Action,
+        CallTool,
+        Compute,
+        Outcome,
+        Sample,
+        StepMachine,
+    )
     from forethought.search.mcts import MCTS
     from forethought.search.particle_filter import ParticleFilter
     from forethought.search.rebase import Rebase
@@ -155,6 +162,7 @@ _EXPORTS: dict[str, str] = {
     "BudgetExhausted": "forethought.runtime.events",
     "BudgetTracker": "forethought.runtime.budget",
     "CachedModel": "forethought.models.cache",
+    "Action": "forethought.search.machine",
     "CallTool": "forethought.search.machine",
     "Candidate": "forethought.search.base",
     "ChainTask": "forethought.search.chain",
@@ -310,6 +318,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "MCTS",
+    "Action",
     "Agent",
     "AgentResult",
     "AgentRun",

@@ -33,7 +33,7 @@ EXPECTED = {
     "RunStarted", "RunFinished", "NodeAdded", "NodeStarted", "NodeFinished", "NodeFailed",
     "NodeSkipped", "ModelCallStarted", "ModelCallFinished", "ModelTextDelta",
     "ToolCallStarted", "ToolCallFinished", "BudgetExhausted", "PlannerEvent", "StrategyStep",
-    "Subscriber", "register_task", "State", "Compute", "Sample", "CallTool", "Outcome",
+    "Subscriber", "register_task", "State", "Action", "Compute", "Sample", "CallTool", "Outcome",
     "StepMachine", "Scorer", "ScorerOptions", "Verifier", "Verification", "JudgeScorer",
     "OutcomeScorer", "RewardScorer", "ValueScorer", "VerifierScorer", "ToolScorer", "Staged",
     "register_scorer",

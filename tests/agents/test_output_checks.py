@@ -49,8 +49,8 @@ def test_constraints_that_are_never_met_end_in_unexpected_model_behavior() -> No
     agent = Agent(stays('{"city": "Lisbon", "nights": 7}', '{"city": "Lisbon", "nights": 8}'),
                   output_type=Stay, store=None)
     agent.output_validator(check_output(AT_MOST_FIVE))
-    with pytest.raises(UnexpectedModelBehavior, match="(?s)last errors: the answer was rejected: "
-                                                      ".*nights.max"):
+    with pytest.raises(UnexpectedModelBehavior, match=r"(?s)last errors: the answer was rejected: "
+                                                      r".*nights.max"):
         agent.run("Plan a stay in Lisbon.")
 
 

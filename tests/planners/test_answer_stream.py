@@ -3,6 +3,8 @@ reads from the whole reply, and nothing of the syntax around it."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -20,7 +22,7 @@ def released(reader: AnswerStream, chunks: list[str]) -> str:
 
 def chunked(text: str, cuts: list[int]) -> list[str]:
     points = sorted({0, len(text), *(c % (len(text) + 1) for c in cuts)})
-    return [text[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [text[a:b] for a, b in pairwise(points)]
 
 
 answers = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"),

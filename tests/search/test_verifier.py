@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from forethought import (
+    Action,
     Agent,
     Compute,
     Outcome,
@@ -32,7 +33,7 @@ class Even(Verifier):
 
     kind = "even"
 
-    def actions(self, task: SearchTask, state: State) -> list[Compute]:
+    def actions(self, task: SearchTask, state: State) -> list[Action]:
         return [Compute(fn=lambda: int(state.answer or "1") % 2 == 0, tag="verify")]
 
     def read(self, task: SearchTask, state: State, outcomes: list[Outcome]) -> float | None:
@@ -90,5 +91,5 @@ def test_register_scorer_names_a_kind_for_recipes() -> None:
         register_scorer("judge", make, replace=True)
     with pytest.raises(UserError, match="invalid scorer kind 'no spaces'"):
         register_scorer("no spaces", make)
-    with pytest.raises(UnknownNameError, match="unknown scorer 'odd'; valid scorers: .*'even'"):
+    with pytest.raises(UnknownNameError, match=r"unknown scorer 'odd'; valid scorers: .*'even'"):
         scorers.make_scorer("odd")
