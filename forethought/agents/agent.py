@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Concatenate, Generic, Literal, ParamSpec, Self, overload
+from typing import Any, Generic, Literal, Self, overload
 
 from typing_extensions import TypeVar
 
@@ -19,7 +19,6 @@ from forethought.agents.conversation import (
     ConversationStore,
     resume_conversation,
 )
-from forethought.agents.deps import check_deps, describe_type
 from forethought.agents.history import (
     ExchangeRecorder,
     HistoryItem,
@@ -27,9 +26,8 @@ from forethought.agents.history import (
     MemorySummaries,
     SummaryCache,
     contextualize,
-    read_history,
+    exchange_messages,
     render_messages,
-    warn_unknown_tools,
 )
 from forethought.agents.output import (
     NO_OUTPUT,
@@ -37,7 +35,6 @@ from forethought.agents.output import (
     OutputSpec,
     OutputT,
     OutputTypeSpec,
-    OutputValidator,
 )
 from forethought.agents.run_forms import RunForms, RunSpec
 from forethought.exceptions import BudgetExceeded, ForethoughtError, RunError, UserError
@@ -50,7 +47,7 @@ from forethought.runtime.context import RunContext
 from forethought.runtime.events import EventBus, RunFinished, RunStarted, Subscriber
 from forethought.runtime.executor import GraphResult
 from forethought.runtime.store import RunStore
-from forethought.tools.base import FunctionTool, Tool, ToolRegistry, Toolset, resolve_tool
+from forethought.tools.base import Tool, ToolRegistry, Toolset, resolve_tool
 
 DepsT = TypeVar("DepsT", default=None)
 """The type of the deps an agent's runs carry (``Any`` when neither ``deps``, ``deps_type``
@@ -59,8 +56,6 @@ _NOT_GIVEN: Any = None
 """The default of ``deps`` and ``deps_type``: typed ``Any`` so that, not given, they leave
 the deps type to the other arguments."""
 T = TypeVar("T")
-R = TypeVar("R")
-P = ParamSpec("P")
 
 DEFAULT_STORE: Literal["default"] = "default"
 
@@ -241,30 +236,6 @@ class Agent(RunForms[DepsT, OutputT]):
                              output_type=output_type)
         return await self._start(spec, None)
 
-    def _prepare(self, question: str, *, budget: Budget | None,
-                 history: Iterable[HistoryItem] | None, deps: Any,
-                 output_type: Any) -> RunSpec[Any]:
-        """Check everything a run was given before it starts (errors name the bad value)."""
-        if not isinstance(question, str) or not question.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise UserError(f"the question must be a non-empty string, got {question!r}")
-        output: OutputSpec[Any] = self._output_spec
-        if output_type is not None:
-            output = OutputSpec(output_type, mode=output.mode, retries=output.retries)
-            if output.same_type(self._output_spec):
-                output = self._output_spec
-        messages = read_history(history or ())
-        warn_unknown_tools(messages, self.tools.names())
-        deps = self.deps if deps is None else deps
-        if self.deps_type is not None:
-            check_deps(deps, self.deps_type,
-                       declared_by=f"Agent(deps_type={describe_type(self.deps_type)})")
-        for t in self.tools:
-            if isinstance(t, FunctionTool) and t.deps_type is not None:
-                check_deps(deps, t.deps_type, declared_by=f"tool {t.name!r} takes "
-                           f"RunContext[{describe_type(t.deps_type)}]")
-        return RunSpec(question=question, budget=budget, history=messages, deps=deps,
-                       output=output)
-
     async def _start(self, spec: RunSpec[Any], subscriber: Subscriber | None
                      ) -> AgentResult[Any]:
         async with self:
@@ -347,7 +318,7 @@ class Agent(RunForms[DepsT, OutputT]):
                 # flight: the answer may be complete, but the run was not within its budget.
                 status, partial = "budget_exhausted", partial or tracker.refused is not None
                 error = error or f"budget exceeded: {reason}"
-            new = _exchange(question, recorder, produced.text or answer, status, error)
+            new = exchange_messages(question, recorder, produced.text or answer, status, error)
             return AgentResult(answer=answer, status=status, run_id=run_id,
                                usage=tracker.spent, duration_s=time.perf_counter() - started,
                                partial=partial, verified=outcome.verified, score=outcome.score,
@@ -357,7 +328,7 @@ class Agent(RunForms[DepsT, OutputT]):
         except BudgetExceeded as exc:
             # A planner that let the refusal escape: still a result, not an error.
             status, error = "budget_exhausted", str(exc)
-            new = _exchange(question, recorder, None, status, error)
+            new = exchange_messages(question, recorder, None, status, error)
             return AgentResult(answer=None, status=status, run_id=run_id, usage=tracker.spent,
                                duration_s=time.perf_counter() - started, partial=True,
                                error=error, messages=[*spec.history, *new], new_messages=new)
@@ -415,38 +386,7 @@ class Agent(RunForms[DepsT, OutputT]):
         return run_sync(self._start(spec, None), name="Agent.run()",
                         async_form="agent.arun(...)")
 
-    # -- outputs, tools and conversations ------------------------------------------------------
-
-    @overload
-    def output_validator(self, fn: Callable[[RunContext[DepsT], OutputT],
-                                            OutputT | Awaitable[OutputT]]
-                         ) -> Callable[[RunContext[DepsT], OutputT],
-                                       OutputT | Awaitable[OutputT]]: ...
-    @overload
-    def output_validator(self, fn: Callable[[OutputT], OutputT | Awaitable[OutputT]]
-                         ) -> Callable[[OutputT], OutputT | Awaitable[OutputT]]: ...
-    def output_validator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Decorator: check (and possibly adjust) each output of the agent's output type.
-
-        ``fn(output)`` or ``fn(ctx, output)``, sync or async, returns the output to keep or
-        raises :class:`ModelRetry` with feedback, which goes back to the model for a repair
-        turn (``output_retries`` of them).
-        """
-        self._output_spec.with_validator(OutputValidator.of(fn))
-        return fn
-
-    def tool(self, fn: Callable[Concatenate[RunContext[DepsT], P], R]
-             ) -> Callable[Concatenate[RunContext[DepsT], P], R]:
-        """Decorator: add a tool that takes the run context (``RunContext[DepsT]``, typed
-        with this agent's deps) as its first parameter; returns the function unchanged.
-        """
-        self.tools.add(FunctionTool(fn))
-        return fn
-
-    def tool_plain(self, fn: Callable[P, R]) -> Callable[P, R]:
-        """Decorator: add a tool that does not take the run context."""
-        self.tools.add(FunctionTool(fn))
-        return fn
+    # -- conversations ---------------------------------------------------------------------
 
     def chat(self, conversation_id: str | None = None, *,
              messages: Sequence[HistoryItem] = ()) -> Conversation[DepsT, OutputT]:
@@ -486,14 +426,4 @@ class Agent(RunForms[DepsT, OutputT]):
         if self._conversations is not None:
             self._conversations.close()
             self._conversations = None
-
-
-def _exchange(question: str, recorder: ExchangeRecorder, text: str | None, status: str,
-              error: str | None) -> list[Message]:
-    """A run's new messages: the question, its tool calls with their results, the answer
-    (or what became of the run, so a follow-up knows).
-    """
-    if text is None:
-        text = f"(no answer: the run ended {status}" + (f": {error})" if error else ")")
-    return [Message.user(question), *recorder.finish(), Message.assistant(text)]
 

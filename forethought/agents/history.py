@@ -309,6 +309,16 @@ class ExchangeRecorder:
         return self.messages
 
 
+def exchange_messages(question: str, recorder: ExchangeRecorder, text: str | None,
+                      status: str, error: str | None) -> list[Message]:
+    """A run's new messages: the question, its tool calls with their results, the answer
+    (or what became of the run, so a follow-up knows).
+    """
+    if text is None:
+        text = f"(no answer: the run ended {status}" + (f": {error})" if error else ")")
+    return [Message.user(question), *recorder.finish(), Message.assistant(text)]
+
+
 # -- storage form --------------------------------------------------------------------------
 
 
