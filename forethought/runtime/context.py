@@ -18,6 +18,7 @@ context through the small :class:`ToolLike` / :class:`ToolsLike` protocols, whic
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import asynccontextmanager
@@ -54,6 +55,8 @@ from forethought.runtime.events import (
 from forethought.runtime.rendering import render_output
 
 T = TypeVar("T")
+
+_log = logging.getLogger("forethought")
 
 
 class ToolLike(Protocol):
@@ -240,10 +243,14 @@ class RunContext:
                     error=f"{type(exc).__name__}: {exc}"))
             raise
         ticket.settle(response.usage)
+        for warning in response.warnings:
+            _log.warning("%s (model %s, call %d%s)", warning, model.name, call_id,
+                         f", node {node_id}" if node_id else "")
         if self.events.active:
             self.events.emit(ModelCallFinished(node_id=node_id, model=model.name,
                                                purpose=request.purpose, call_id=call_id,
-                                               usage=response.usage, cached=response.cached))
+                                               usage=response.usage, cached=response.cached,
+                                               warnings=tuple(response.warnings)))
         return response
 
     async def parse(self, request: ModelRequest, output_type: type[T], *,

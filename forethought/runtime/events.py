@@ -119,6 +119,8 @@ class ModelCallFinished(Event):
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
     error: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What the usage counts say was cut short (see :mod:`forethought.models.truncation`)."""
 
 
 @dataclass(kw_only=True, slots=True)
