@@ -137,7 +137,9 @@ class ReActPlanner(Planner):
         transcript.messages.append(Message.assistant(reply, tool_calls=(call,)))
         self._event(ctx, "act", f"step {step}: {call.name}({call.arguments})")
         try:
-            args: Any = json.loads(call.arguments or "{}")
+            # strict=False: small models put raw newlines inside JSON strings (llama.cpp's
+            # grammar lets them); the arguments are still readable.
+            args: Any = json.loads(call.arguments or "{}", strict=False)
         except json.JSONDecodeError as exc:
             args = f"not JSON ({exc.msg})"
         if not isinstance(args, dict):

@@ -10,7 +10,8 @@ of ``llama_cpp.server`` seen on this machine:
   server honours only named choices; ``"required"`` alone is ignored);
 - streams ask for no usage chunk (the server sends none, and LiteLLM would make up counts
   with another tokenizer); prompt tokens are counted with the model's own template and
-  tokenizer (:mod:`.tokens`), completion tokens are the stream's deltas, one per token;
+  tokenizer (:mod:`.tokens`), completion tokens are the stream's deltas (one per token), or
+  the reply re-tokenized where the server merged tokens into one chunk;
 - the context window is known, so a reply the window cut short is reported.
 """
 
@@ -76,7 +77,11 @@ class LlamaServerClient(LiteLLMModel):
         return args
 
     def _stream_completion_tokens(self, deltas: int, choices: list[Choice]) -> int:
-        return deltas
+        # One chunk per token, except where the server holds text back: the bytes of a
+        # character split over several tokens (emoji, CJK) and a possible stop sequence come
+        # out as one chunk. The text re-tokenized counts those; the larger count is taken.
+        text = "".join(c.text + "".join(t.arguments for t in c.tool_calls) for c in choices)
+        return max(deltas, self.counter.count_text(text)) if text else deltas
 
     def __repr__(self) -> str:
         return f"LlamaServerClient({self.name!r}, api_base={self.api_base!r})"

@@ -139,6 +139,7 @@ class LocalModel(Model):
         self.servers: list[ManagedServer] = []
         self.clients: list[LlamaServerClient] = []
         self._busy: list[int] = []
+        self._users = 0
 
     @classmethod
     def from_spec(cls, spec: str) -> LocalModel:
@@ -169,9 +170,21 @@ class LocalModel(Model):
         return bool(self.clients)
 
     async def start(self) -> None:
-        """Start the server processes and wait until each answers."""
+        """Start the server processes and wait until each answers.
+
+        Starts nest: each :meth:`start` is paired with a :meth:`stop`, and the servers stop
+        with the last one (an agent run inside ``async with model:`` leaves them up).
+        """
+        self._users += 1
         if self.started:
             return
+        try:
+            await self._start()
+        except BaseException:
+            self._users -= 1
+            raise
+
+    async def _start(self) -> None:
         label = "llama-" + (self.path.stem if self.name != "local/smollm2" else "smollm2")
         self.servers = [ManagedServer(label=label, module="llama_cpp.server",
                                       args=self.server_args(), health_path="/v1/models",
@@ -181,7 +194,7 @@ class LocalModel(Model):
             await asyncio.gather(asyncio.to_thread(self.counter.load),
                                  *(server.start() for server in self.servers))
         except BaseException:
-            await self.stop()
+            await self._stop()
             raise
         self.clients = [LlamaServerClient(
             f"openai/{self.name}", api_base=server.base_url + "/v1", counter=self.counter,
@@ -191,7 +204,14 @@ class LocalModel(Model):
         self._busy = [0] * len(self.clients)
 
     async def stop(self) -> None:
-        """Stop every server process (safe to call twice)."""
+        """Stop the server processes when this pairs with the first :meth:`start` (safe to
+        call twice, and without a start).
+        """
+        self._users = max(0, self._users - 1)
+        if self._users == 0:
+            await self._stop()
+
+    async def _stop(self) -> None:
         self.clients = []
         servers, self.servers = self.servers, []
         results = await asyncio.gather(*(s.stop() for s in servers), return_exceptions=True)
@@ -206,12 +226,28 @@ class LocalModel(Model):
             raise UserError(f"{self.name} is not started: its server runs only inside "
                             f"`async with model:` or an Agent run")
 
-    def _check_fits(self, request: ModelRequest, client: LlamaServerClient) -> None:
+    def _fit(self, request: ModelRequest, client: LlamaServerClient
+             ) -> tuple[ModelRequest, str | None]:
+        """``request`` with ``max_tokens`` cut to the room the prompt leaves in the window,
+        and what to report if the reply then stops there.
+
+        The server fails a request whose reply reaches the window's last position (HTTP 500
+        from an internal error, or a stream that stops without a finish reason), so a reply
+        must end one token short of it. A prompt that leaves no room is refused here.
+        """
+        n_ctx = self.settings.n_ctx
         prompt = client.count_prompt_tokens(request)
-        if prompt >= self.settings.n_ctx:
+        room = n_ctx - prompt - 1
+        if room < 1:
             raise ModelError(f"{self.name}: the prompt has {prompt} tokens, more than the "
-                             f"context window holds (n_ctx={self.settings.n_ctx}); shorten it "
-                             f"or raise n_ctx")
+                             f"context window holds (n_ctx={n_ctx}); shorten it or raise n_ctx")
+        asked = client.resolve_request(request).settings.max_tokens
+        if asked is not None and asked <= room:
+            return request, None
+        note = (f"reply cut short: the context window (n_ctx={n_ctx}) left room for {room} "
+                f"of the {asked if asked is not None else 'unlimited'} tokens asked after a "
+                f"prompt of {prompt}")
+        return replace(request, settings=replace(request.settings, max_tokens=room)), note
 
     async def _one(self, request: ModelRequest, on_text: TextCallback) -> ModelResponse:
         """One sample, streamed from the least busy server (streaming lets a cancelled call
@@ -221,10 +257,13 @@ class LocalModel(Model):
         slot = min(range(len(self.clients)), key=self._busy.__getitem__)
         client, server = self.clients[slot], self.servers[slot]
         self._check_alive(server)
-        self._check_fits(request, client)
+        request, cut_note = self._fit(request, client)
         self._busy[slot] += 1
         try:
-            return await client.request_stream(request, on_text)
+            response = await client.request_stream(request, on_text)
+            if cut_note and any(c.finish_reason == "length" for c in response.choices):
+                response.warnings.append(cut_note)
+            return response
         except ModelError as exc:
             if not server.running():
                 died = self._died(server)
