@@ -12,6 +12,7 @@ the server's quirks and what is done about them in :mod:`.client` and docs/local
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -298,8 +299,25 @@ class LocalModel(Model):
         seed = request.settings.seed
         subs = [replace(request, settings=replace(
             request.settings, n=1, seed=None if seed is None else seed + i)) for i in range(n)]
-        parts = await asyncio.gather(*(self._one(sub, on_text if i == 0 else _ignore)
-                                       for i, sub in enumerate(subs)))
+        tasks = [asyncio.create_task(self._one(sub, on_text if i == 0 else _ignore))
+                 for i, sub in enumerate(subs)]
+        try:
+            parts = await asyncio.gather(*tasks)
+        except BaseException as exc:
+            # One sample failed (or the budget refused it, or the call was cancelled): the
+            # others stop too, and those already finished are kept on the error, so the
+            # budget charges what they used.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            finished = [t.result() for t in tasks if not t.cancelled() and t.exception() is None]
+            if finished and getattr(exc, "partial", None) is None:
+                with contextlib.suppress(AttributeError):
+                    exc.partial = self._merge(finished)  # pyright: ignore[reportAttributeAccessIssue]
+            raise
+        return self._merge(parts)
+
+    def _merge(self, parts: list[ModelResponse]) -> ModelResponse:
         usage = Usage()
         for part in parts:
             usage.add(part.usage)
@@ -307,8 +325,7 @@ class LocalModel(Model):
         # was admitted (and counted) by the budget as the model call it is.
         usage.latency_s = max(p.usage.latency_s for p in parts)
         return ModelResponse(choices=[c for p in parts for c in p.choices], usage=usage,
-                             model=self.name,
-                             warnings=[w for p in parts for w in p.warnings])
+                             model=self.name, warnings=[w for p in parts for w in p.warnings])
 
     # -- budget and identity ---------------------------------------------------------------------
 
