@@ -37,7 +37,7 @@ async def run(quick: bool) -> None:
     try:
         embedder = Embedder(model=endpoint.passage_model, query_model=endpoint.query_model,
                             api_base=endpoint.api_base, api_key=endpoint.api_key,
-                            batch_size=32, concurrency=2)
+                            batch_size=16, concurrency=1, timeout_s=600)
         start = time.perf_counter()
         await index.aembed(embedder)
         embed_s = time.perf_counter() - start

@@ -33,8 +33,9 @@ def test_problems_are_seeded_distinct_and_exact() -> None:
     for p in problems:
         assert 1 <= p.arithmetic.operators <= 2
         assert str(eval(p.arithmetic.text)) == p.answer  # our own digits and + - * only
-    assert {difficulty_class(p.arithmetic) for p in problems} == {"1-op", "1-op+mul", "2-op",
-                                                                 "2-op+mul"}
+    assert {difficulty_class(p.arithmetic) for p in problems} == {
+        f"{ops}{mul}{big}" for ops in ("1-op", "2-op") for mul in ("", "+mul")
+        for big in ("", "+2d")}
 
 
 @pytest.mark.parametrize(("text", "answer"), [
@@ -74,7 +75,8 @@ def profile(levels: dict[str, tuple[Level, ...]]) -> Profile:
 
 async def test_a_profiled_simulator_reproduces_its_levels() -> None:
     levels = (Level(0.9, 0.6), Level(0.1, 0.4))
-    prof = profile({k: levels for k in ("1-op", "1-op+mul", "2-op", "2-op+mul")})
+    prof = profile({f"{ops}{mul}{big}": levels for ops in ("1-op", "2-op")
+                    for mul in ("", "+mul") for big in ("", "+2d")})
     problems = make_problems(300, seed=5)
     answers = await sample(SimulatedModel(profile=prof, seed=1), problems, 16, seed=5)
     fitted = fit_profile("refit", "simulated", problems, answers, fitted_on={})

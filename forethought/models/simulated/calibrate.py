@@ -5,7 +5,7 @@
     uv run python -m forethought.models.simulated.calibrate --model local/smollm2 --out p.json
 
 1. Generate arithmetic problems with a seed: one or two operations among ``+ - *`` on one-
-   and two-digit numbers (``What is 47 + 8 * 3?``). The answer is exact.
+   digit numbers, some two-digit (``What is 7 + 8 * 3?``). The answer is exact.
 2. Sample the model ``--samples`` times per problem through the SDK (a :class:`RunContext`,
    so the samples are budgeted and counted like any run's), at ``--temperature`` with seeds.
 3. Read each reply's answer (:func:`read_answer`) and check it exactly.
@@ -54,12 +54,15 @@ class Problem:
 
 
 def make_problems(count: int, seed: int) -> list[Problem]:
-    """``count`` distinct problems: one or two operations (half each) on 1-99."""
+    """``count`` distinct problems: one or two operations (half each) among ``+ - *``, each
+    number one digit (1-9) with probability 0.7, else two (10-99).
+    """
     rng = random.Random(seed)
     out: list[Problem] = []
     seen: set[str] = set()
     while len(out) < count:
-        terms = [str(rng.randint(1, 99)) for _ in range(2 + rng.randint(0, 1))]
+        terms = [str(rng.randint(1, 9) if rng.random() < 0.7 else rng.randint(10, 99))
+                 for _ in range(2 + rng.randint(0, 1))]
         ops = [rng.choice("+-*") for _ in terms[1:]]
         if ops.count("*") > 1:
             continue  # products of three two-digit numbers are no longer "short" arithmetic
@@ -131,9 +134,16 @@ def fit_levels(counts: Sequence[int], n: int, levels: int = 3, iterations: int =
             p[j] = (sum(r[j] * c for r, c in zip(resp, counts, strict=True)) / (mass * n)
                     if mass > 1e-12 else p[j])
             p[j] = min(1.0, max(0.0, p[j]))
-    kept = sorted(((pj, wj) for pj, wj in zip(p, w, strict=True) if wj > 1e-4), reverse=True)
-    total = sum(wj for _, wj in kept)
-    return tuple(Level(accuracy=round(pj, 4), weight=round(wj / total, 4)) for pj, wj in kept)
+    # Levels that met (same accuracy) are one level; negligible ones are dropped.
+    merged: list[list[float]] = []
+    for pj, wj in sorted(zip(p, w, strict=True), reverse=True):
+        if merged and abs(merged[-1][0] - pj) < 0.01:
+            merged[-1][1] += wj
+        elif wj > 1e-3:
+            merged.append([pj, wj])
+    total = sum(wj for _, wj in merged)
+    return tuple(Level(accuracy=round(pj, 4), weight=round(wj / total, 4))
+                 for pj, wj in merged)
 
 
 def _normalise(levels: tuple[Level, ...]) -> tuple[Level, ...]:
@@ -191,7 +201,7 @@ def fit_profile(name: str, model: str, problems: Sequence[Problem],
     classes = {key: _normalise(fit_levels(counts, samples)) for key, counts in
                sorted(by_class.items())}
     return Profile(name=name, model=model, task=f"arithmetic: {PROMPT!r}, one or two of + - * "
-                   f"on 1-99, checked exactly", classes=classes,
+                   f"on numbers of one digit (70%) or two, checked exactly", classes=classes,
                    distractor_skew=fit_skew(problems, answers),
                    fitted_on={**fitted_on, "problems": len(problems), "samples": samples})
 

@@ -3,9 +3,10 @@
 A profile says how often a real model is right on arithmetic questions, and how its wrong
 answers concentrate, as measured by ``python -m forethought.models.simulated.calibrate``:
 
-- **accuracy by difficulty class**: per class (the number of operations, 1 or 2+, and whether
-  one is a multiplication) a mixture of a few accuracy levels with their weights, fitted to the
-  per-problem counts of right samples by EM (a binomial mixture). Problems of one class are
+- **accuracy by difficulty class**: per class (the number of operations, 1 or 2+, whether one
+  is a multiplication, whether a number has two digits) a mixture of a few accuracy levels
+  with their weights, fitted to the per-problem counts of right samples by EM (a binomial
+  mixture). Problems of one class are
   not equally hard for a real model (``2 + 3`` is easy, ``87 * 46`` is not); the mixture keeps
   that spread, which is what decides how coverage grows with samples.
 - **concentration of wrong answers**: the Zipf exponent of the choice among distractors
@@ -162,9 +163,21 @@ def _has_multiplication(expr: Expr) -> bool:
             return op in "*/" or _has_multiplication(left) or _has_multiplication(right)
 
 
+def _has_big_number(expr: Expr) -> bool:
+    match expr:
+        case Num(value=v):
+            return abs(v) >= 10
+        case Neg(operand=x):
+            return _has_big_number(x)
+        case BinOp(left=left, right=right):
+            return _has_big_number(left) or _has_big_number(right)
+
+
 def difficulty_class(arithmetic: Arithmetic) -> str:
-    """``"1-op"``/``"2-op"`` (two or more) and ``"+mul"`` when a multiplication or division
-    is among them: what most changes a small model's accuracy on short arithmetic.
+    """``"1-op"``/``"2-op"`` (two or more), ``"+mul"`` when a multiplication or division is
+    among them, ``"+2d"`` when a number has two digits or more: what most changes a small
+    model's accuracy on short arithmetic.
     """
     ops = "1-op" if arithmetic.operators <= 1 else "2-op"
-    return ops + ("+mul" if _has_multiplication(arithmetic.expr) else "")
+    return (ops + ("+mul" if _has_multiplication(arithmetic.expr) else "")
+            + ("+2d" if _has_big_number(arithmetic.expr) else ""))

@@ -92,7 +92,9 @@ class RetrieveFactory(ToolFactory):
                 raise UserError(f"embedding_api_base does not apply to "
                                 f"{opts.embedding_model!r}: forethought starts that server")
             server = EmbeddingServer(opts.embedding_model)
-            embedder = Embedder(model=server.passage_model, query_model=server.query_model)
+            # One CPU server embeds a batch at a time: generous time, one request in flight.
+            embedder = Embedder(model=server.passage_model, query_model=server.query_model,
+                                concurrency=1, timeout_s=600)
         elif opts.embedding_model is not None:
             embedder = Embedder(model=opts.embedding_model, api_base=opts.embedding_api_base)
         retriever = Retriever(index=index, embedder=embedder, weight=opts.hybrid_weight,
