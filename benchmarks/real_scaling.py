@@ -71,13 +71,15 @@ async def run(args: argparse.Namespace) -> None:
         real = await sample(model, problems, args.samples, seed=args.seed,
                             temperature=args.temperature, progress=True)
     real_s = time.perf_counter() - start
-    sim = await sample(SimulatedModel(profile=args.profile, seed=args.seed), problems,
-                       args.samples, seed=args.seed, temperature=args.temperature)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "real_scaling_answers.json").write_text(json.dumps({
-        "problems": [p.question for p in problems], "answers": [p.answer for p in problems],
-        "real": real, "simulated": sim}))
+    saved = out / "real_scaling_answers.json"
+    record = {"problems": [p.question for p in problems], "answers": [p.answer for p in problems],
+              "real": real}
+    saved.write_text(json.dumps(record))  # the slow part is kept whatever happens next
+    sim = await sample(SimulatedModel(profile=args.profile, seed=args.seed), problems,
+                       args.samples, seed=args.seed, temperature=args.temperature)
+    saved.write_text(json.dumps({**record, "simulated": sim}))
     ks = list(range(1, args.samples + 1))
     r, s = curves(problems, real, ks), curves(problems, sim, ks)
     emit(round_floats({"kind": "config", "problems": len(problems), "samples": args.samples,
