@@ -343,7 +343,9 @@ class LocalModel(Model):
         # The file and how it is run decide the replies; the port does not.
         stat = self.path.stat()
         return {"model": self.name, "file": self.path.name, "bytes": stat.st_size,
-                "chat_format": self.settings.chat_format, "n_ctx": self.settings.n_ctx}
+                "chat_format": self.settings.chat_format, "n_ctx": self.settings.n_ctx,
+                "defaults": {"max_tokens": self.defaults.max_tokens,
+                             "temperature": self.defaults.temperature}}
 
     def __repr__(self) -> str:
         return f"LocalModel({self.name!r})"
