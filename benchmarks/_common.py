@@ -12,10 +12,15 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def emit(record: dict[str, Any]) -> None:
@@ -90,3 +95,25 @@ def machine() -> dict[str, Any]:
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
+
+
+@contextmanager
+def fake_server(*, text: str = "ok", usage: tuple[int, int] = (11, 7), delay_s: float = 0.0,
+                capacity: int | None = None) -> Iterator[str]:
+    """The in-repo OpenAI-compatible test server (tests/fake_openai.py) on 127.0.0.1, in its
+    own process so its threads do not compete with the client's event loop for one GIL;
+    yields its base URL and stops it on exit.
+    """
+    command = [sys.executable, "-m", "tests.fake_openai", "--text", text, "--usage",
+               str(usage[0]), str(usage[1]), "--delay", str(delay_s)]
+    if capacity is not None:
+        command += ["--capacity", str(capacity)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=10)

@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from _common import emit, machine, parse_args, round_floats
+from _common import emit, fake_server, machine, parse_args, round_floats
 
 from forethought.exceptions import BudgetExceeded
 from forethought.models.litellm_import import import_now
@@ -35,8 +31,6 @@ from forethought.models.litellm_model import LiteLLMModel
 from forethought.models.messages import Message, ModelRequest, ModelSettings, Usage
 from forethought.runtime.budget import Budget, BudgetTracker
 from forethought.runtime.context import RunContext
-
-ROOT = Path(__file__).resolve().parents[1]
 
 MODEL = "openai/gpt-4o-mini"
 PROMPT, COMPLETION, LATENCY_S = 20, 150, 0.02
@@ -100,23 +94,6 @@ async def one_row(base_url: str, kind: str, cap: float, concurrency: int, n: int
     return row
 
 
-@contextmanager
-def fake_server() -> Iterator[str]:
-    """The in-repo OpenAI-compatible server in its own process (so its threads do not compete
-    with the client's event loop for one GIL); yields its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_openai", "--text", "one two three", "--usage",
-         str(PROMPT), str(COMPLETION), "--delay", str(LATENCY_S)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=10)
-
-
 async def main(quick: bool) -> None:
     import_now()  # once, outside every measurement
     emit(machine())
@@ -128,7 +105,8 @@ async def main(quick: bool) -> None:
     emit({"kind": "config", "model": MODEL, "reply_tokens": [PROMPT, COMPLETION],
           "latency_s": LATENCY_S, "caps": caps, "concurrency": concurrencies, "n": sizes})
     rows: list[dict[str, Any]] = []
-    with fake_server() as base_url:
+    with fake_server(text="one two three", usage=(PROMPT, COMPLETION), delay_s=LATENCY_S
+                     ) as base_url:
         for kind, cap in caps.items():
             for concurrency in concurrencies:
                 for n in sizes:

@@ -28,11 +28,13 @@ BENCHMARKS=(
     humaneval_canonical
     folio_gold_fol
     smt_throughput
+    verifier_throughput
     retrieval_recall
     strategy_scaling
     search_overhead
     game24
     aot_prompt_length
+    eval_throughput
 )
 
 stamp() { date -u '+%Y-%m-%d %H:%M:%S UTC'; }

@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from forethought.runtime.graph import Ref, Subtask, TaskGraph, Template
     from forethought.runtime.store import RunStore
     from forethought.sandbox.base import ExecResult, Limits, Sandbox
+    from forethought.sandbox.bwrap import BwrapSandbox
     from forethought.sandbox.docker_backend import DockerSandbox
     from forethought.sandbox.factory import make_sandbox
     from forethought.sandbox.pool import PoolConfig
@@ -112,6 +113,7 @@ _EXPORTS: dict[str, str] = {
     "ChainTask": "forethought.search.chain",
     "Choice": "forethought.models.messages",
     "DependencyFailedError": "forethought.exceptions",
+    "BwrapSandbox": "forethought.sandbox.bwrap",
     "DockerSandbox": "forethought.sandbox.docker_backend",
     "EntailmentResult": "forethought.tools.logic.results",
     "Event": "forethought.runtime.events",
@@ -229,6 +231,7 @@ __all__ = [
     "Budget",
     "BudgetExceeded",
     "BudgetTracker",
+    "BwrapSandbox",
     "CachedModel",
     "Candidate",
     "ChainTask",

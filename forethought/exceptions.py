@@ -74,10 +74,16 @@ class UnknownNameError(UserError, KeyError):
         self.name = name
         self.valid = sorted(valid)
         choices = ", ".join(repr(v) for v in self.valid) or "(none registered)"
-        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {choices}")
+        super().__init__(f"unknown {kind} {name!r}; valid {_plural(kind)}: {choices}")
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return str(self.args[0])
+
+
+def _plural(noun: str) -> str:
+    if noun.endswith("y") and noun[-2:-1] not in tuple("aeiou"):
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 class RecipeError(UserError):
@@ -85,6 +91,8 @@ class RecipeError(UserError):
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
                  field: str | None = None) -> None:
+        self.message = message
+        """The problem alone, without file, line and field."""
         self.path = path
         self.line = line
         self.field = field

@@ -113,6 +113,10 @@ class FakeOpenAI:
         self.requests: list[Received] = []
         self.default: Behaviour | None = None
         """Used when the queue is empty; ``None`` answers 400 "no scripted behaviour left"."""
+        self.capacity: int | None = None
+        """Requests handled at once; beyond it a request gets 429 (no Retry-After)."""
+        self.rejected = 0
+        """Requests answered 429 for being over :attr:`capacity`."""
         self.in_flight = 0
         self.max_in_flight = 0
         self._queue: deque[Behaviour] = deque()
@@ -178,6 +182,9 @@ class FakeOpenAI:
         with self._lock:
             self.requests.append(received)
             self.in_flight += 1
+            if self.capacity is not None and self.in_flight > self.capacity:
+                self.rejected += 1
+                return Error(status=429, message="too many requests in flight")
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             return self._queue.popleft() if self._queue else self.default
 
@@ -188,6 +195,7 @@ class FakeOpenAI:
 
 class _Server(ThreadingHTTPServer):
     fake: FakeOpenAI
+    request_queue_size = 512  # bursts of hundreds of connections (the default backlog is 5)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -362,7 +370,8 @@ def fake_openai() -> Iterator[FakeOpenAI]:
         yield server
 
 
-def serve_forever(text: str, usage: tuple[int, int], delay_s: float) -> None:
+def serve_forever(text: str, usage: tuple[int, int], delay_s: float,
+                  capacity: int | None = None) -> None:
     """Serve one default reply until stdin closes, printing the base URL first: a server in
     its own process, so that a benchmark's client does not share a GIL with it.
     """
@@ -370,6 +379,7 @@ def serve_forever(text: str, usage: tuple[int, int], delay_s: float) -> None:
 
     with FakeOpenAI() as server:
         server.default = Reply(texts=(text,), usage=usage, delay_s=delay_s)
+        server.capacity = capacity
         print(server.base_url, flush=True)
         sys.stdin.read()
 
@@ -381,5 +391,7 @@ if __name__ == "__main__":
     parser.add_argument("--text", default="ok")
     parser.add_argument("--usage", type=int, nargs=2, default=(11, 7))
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--capacity", type=int, default=None)
     options = parser.parse_args()
-    serve_forever(options.text, (options.usage[0], options.usage[1]), options.delay)
+    serve_forever(options.text, (options.usage[0], options.usage[1]), options.delay,
+                  options.capacity)

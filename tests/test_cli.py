@@ -51,7 +51,7 @@ def test_bad_recipe_exits_2_naming_file_line_field(tmp_path: Path) -> None:
     bad.write_text("tools: [calculator, nope]\n")
     result = runner.invoke(app, ["run", str(bad)])
     assert result.exit_code == 2
-    assert f"error: {bad}:1: tools: unknown tool 'nope'; valid tools:" in result.output
+    assert f"error: {bad}:1: tools.1: unknown tool 'nope'; valid tools:" in result.output
     result = runner.invoke(app, ["recipe", "check", str(bad)])
     assert result.exit_code == 2
 

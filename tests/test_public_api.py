@@ -9,7 +9,8 @@ import forethought
 
 EXPECTED = {
     "Agent", "AgentResult", "AtomOfThoughtsPlanner", "BeamSearch", "BestOfN", "Budget",
-    "BudgetExceeded", "BudgetTracker", "CachedModel", "Candidate", "ChainTask", "Choice",
+    "BudgetExceeded", "BudgetTracker", "BwrapSandbox", "CachedModel", "Candidate", "ChainTask",
+    "Choice",
     "DependencyFailedError", "DockerSandbox", "EntailmentResult", "Event", "EventBus",
     "ExecResult", "Executor", "FailurePolicy", "ForethoughtError", "FunctionTool", "Game24Task",
     "GraphResult", "GraphValidationError", "Hit", "LLMCompilerPlanner", "Limits",

@@ -27,20 +27,21 @@ def test_shipped_recipes_are_valid() -> None:
 @pytest.mark.parametrize(("text", "line", "field", "message"), [
     ("name: x\nmodle: simulated\n", 2, "modle",
      "unknown field; valid fields here: version, name, description, model, tools, planner, "
-     "budget, input"),
+     "budget, input, eval"),
     ("name: x\nbudget:\n  max_calls: 3\n", 3, "budget.max_calls",
      "unknown field; valid fields here: max_tokens, max_cost_usd, max_seconds, max_model_calls"),
     ("budget:\n  max_model_calls: lots\n", 2, "budget.max_model_calls",
      "Input should be a valid integer"),
-    ("tools: [calculator, serch]\n", 1, "tools",
+    ("tools: [calculator, serch]\n", 1, "tools.1",
      "unknown tool 'serch'; valid tools: 'calculator', 'clock'"),
     ("tools: calculator\n", 1, "tools", "Input should be a valid list"),
     ("planner: treeofthought\n", 1, "planner",
      "unknown planner 'treeofthought'; valid planners: 'aot', 'llmcompiler', 'react'"),
-    ("planner:\n  kind: llmcompiler\n  max_replans: -1\n", 2, "planner",
-     "planner 'llmcompiler': max_replans: Input should be greater than or equal to 0"),
-    ("planner:\n  kind: llmcompiler\n  replans: 2\n", 2, "planner",
-     "planner 'llmcompiler': replans: Extra inputs are not permitted"),
+    ("planner:\n  kind: llmcompiler\n  max_replans: -1\n", 3, "planner.max_replans",
+     "Input should be greater than or equal to 0, got -1"),
+    ("planner:\n  kind: llmcompiler\n  replans: 2\n", 3, "planner.replans",
+     "unknown option of planner 'llmcompiler'; valid options: max_replans, max_tasks, "
+     "max_concurrency"),
     ("model:\n  name: openai/x\n  temprature: 0\n", 3, "model.temprature", "unknown field"),
     ("version: 2\n", 1, "version", "Input should be 1"),
 ])
@@ -82,7 +83,7 @@ names = st.text(alphabet="abcdefghij_", min_size=1, max_size=12)
 
 @settings(max_examples=60, deadline=None)
 @given(name=names, tools=st.lists(st.sampled_from(["calculator", "clock"]), unique=True),
-       max_calls=st.none() | st.integers(0, 100), replans=st.integers(0, 10),
+       max_calls=st.none() | st.integers(1, 100), replans=st.integers(0, 10),
        question=st.none() | st.text(min_size=1, max_size=40))
 def test_recipes_round_trip_through_yaml(name: str, tools: list[str], max_calls: int | None,
                                          replans: int, question: str | None) -> None:
@@ -97,7 +98,25 @@ def test_tool_entries_with_options_are_checked() -> None:
     with pytest.raises(RecipeError, match=r"r\.yaml:2: tools\.0: tool 'calculator' takes no "
                                           r"options, got precision"):
         parse_recipe("tools:\n  - name: calculator\n    precision: 3\n", path="r.yaml")
-    with pytest.raises(RecipeError, match=r"tools\.0: unknown tool 'nope'"):
+    with pytest.raises(RecipeError, match=r"r\.yaml:2: tools\.0\.name: unknown tool 'nope'"):
         parse_recipe("tools:\n  - name: nope\n", path="r.yaml")
     recipe = parse_recipe("tools:\n  - name: calculator\n  - clock\n")
     assert [t.name for t in recipe.tool_configs()] == ["calculator", "clock"]
+
+
+def test_the_json_schema_knows_every_components_options() -> None:
+    import jsonschema
+
+    schema = recipe_json_schema()
+    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)
+    python = schema["properties"]["tools"]["items"]["anyOf"]
+    (variant,) = [v for v in python if v.get("title") == "name: python"]
+    assert variant["properties"]["memory_mb"]["maximum"] == 262_144
+    for bad in ({"tools": [{"name": "python", "memory_mb": 10**9}]},
+                {"tools": ["serch"]},
+                {"planner": {"kind": "search", "strategy": {"kind": "beam", "widht": 2}}},
+                {"planner": {"kind": "search", "strategy": {"kind": "best_of_n", "n": 0}}},
+                {"model": {"name": "openai/x", "top_p": 2}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)

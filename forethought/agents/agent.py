@@ -36,7 +36,8 @@ class AgentResult:
 
     answer: str | None
     status: PlanStatus
-    """``ok``, ``failed`` (no answer), ``budget_exhausted`` or ``cancelled``.
+    """``ok``, ``unverified`` (a verifier rejected the answer and every alternative: the
+    answer is the best of them), ``failed`` (no answer), ``budget_exhausted`` or ``cancelled``.
 
     ``budget_exhausted`` whenever a cap stopped work (a call refused, or cancelled at the
     ``max_seconds`` deadline; then ``partial`` is true) or calls in flight took the spending
@@ -47,6 +48,11 @@ class AgentResult:
     duration_s: float
     partial: bool = False
     """The answer is the best available when the run stopped early, not a finished one."""
+    verified: bool | None = None
+    """Whether a verifier accepted the answer (``False``: it rejected it, status
+    ``unverified``); ``None`` when no verifier judged it."""
+    score: float | None = None
+    """The verifier's (or the search's) score of the answer, when there is one."""
     error: str | None = None
     rounds: list[GraphResult] = field(default_factory=list[GraphResult])
     """Each planning round's task graph results."""
@@ -120,15 +126,17 @@ class Agent:
                 None if spec == DEFAULT_STORE else Path(spec))
         return self._store
 
-    async def arun(self, question: str, *, budget: Budget | None = None) -> AgentResult:
+    async def arun(self, question: str, *, budget: Budget | None = None,
+                   within: BudgetTracker | None = None) -> AgentResult:
         """Answer ``question``. Provider and usage errors are raised after the run, its events
         and its partial results are recorded in the store; a spent budget is not an error:
-        the result says ``budget_exhausted`` and carries the best answer so far.
+        the result says ``budget_exhausted`` and carries the best answer so far. ``within``:
+        a budget this run's calls also count against (a dataset's, shared by its instances).
         """
         if not isinstance(question, str) or not question.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
             raise UserError(f"the question must be a non-empty string, got {question!r}")
         async with self:
-            return await self._arun(question, budget)
+            return await self._arun(question, budget, within)
 
     async def __aenter__(self) -> Agent:
         """Start the model's server, if it has one, and the toolsets once for several runs
@@ -173,7 +181,8 @@ class Agent:
         if errors:
             raise errors[0]
 
-    async def _arun(self, question: str, budget: Budget | None) -> AgentResult:
+    async def _arun(self, question: str, budget: Budget | None,
+                    within: BudgetTracker | None = None) -> AgentResult:
         await self.model.prepare()  # before the run's clock starts
         run_id = new_run_id()
         events = EventBus(run_id)
@@ -185,11 +194,12 @@ class Agent:
             events.subscribe(store.record)
         for subscriber in self.subscribers:
             events.subscribe(subscriber)
-        tracker = BudgetTracker(budget=budget or self.budget)
+        tracker = BudgetTracker(budget=budget or self.budget, parent=within)
         ctx = RunContext(model=self.model, tools=self.tools, budget=tracker, events=events,
                          run_id=run_id, deps=self.deps)
         started = time.perf_counter()
-        events.emit(RunStarted(question=question))
+        events.emit(RunStarted(question=question, model=self.model.name,
+                               planner=self.planner.name))
         status: PlanStatus = "failed"
         answer: str | None = None
         error: str | None = None
@@ -204,7 +214,8 @@ class Agent:
                 error = error or f"budget exceeded: {reason}"
             return AgentResult(answer=answer, status=status, run_id=run_id,
                                usage=tracker.spent, duration_s=time.perf_counter() - started,
-                               partial=partial, error=error, rounds=outcome.rounds)
+                               partial=partial, verified=outcome.verified, score=outcome.score,
+                               error=error, rounds=outcome.rounds)
         except BudgetExceeded as exc:
             # A planner that let the refusal escape: still a result, not an error.
             status, error = "budget_exhausted", str(exc)
@@ -243,7 +254,7 @@ class Agent:
             if not scope.expired():
                 raise
             reason = ctx.budget.refuse(
-                f"elapsed {ctx.budget.elapsed():.2f}s >= limit {ctx.budget.budget.max_seconds}s"
+                f"{ctx.budget.deadline_reason()}"
                 f" (the planner did not finish within {DEADLINE_GRACE_S}s of the deadline)")
             return PlanOutcome(answer=None, status="budget_exhausted", partial=True,
                                error=str(reason))

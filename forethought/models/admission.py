@@ -36,6 +36,13 @@ class Gate(Protocol):
 _current: ContextVar[Gate | None] = ContextVar("forethought_admission_gate", default=None)
 
 
+def current_gate() -> Gate | None:
+    """The gate installed for the current call, if any (wrappers that add dispatches of
+    their own wrap it).
+    """
+    return _current.get()
+
+
 async def dispatching(model: Model, request: ModelRequest) -> None:
     """Called by a model at the moment it sends ``request`` (after any queue of its own).
 

@@ -15,7 +15,9 @@ What this layer adds on top of ``litellm.acompletion``:
 - retries with tenacity on 429, 5xx, timeouts and connection errors (exponential backoff with
   jitter, or the provider's ``Retry-After`` when it sends one), never on other 4xx; LiteLLM's
   and the OpenAI SDK's own retries are switched off so there is one policy;
-- a per-instance limit on requests in flight (``max_concurrency``);
+- a limit on requests in flight: fixed per instance (``max_concurrency``), or adaptive
+  (``concurrency="adaptive"``: grows while the provider keeps up, shrinks on 429s and
+  timeouts, shared by every run in the process; see :mod:`forethought.models.concurrency`);
 - provider failures surface as :class:`~forethought.exceptions.ModelHTTPError` (with the
   status) or :class:`~forethought.exceptions.ModelError` (timeouts, connection errors), with
   the provider's message and the original exception chained;
@@ -29,12 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, cast
 
 from tenacity import (
     AsyncRetrying,
@@ -46,6 +46,7 @@ from forethought.exceptions import ModelError, UserError
 from forethought.models import litellm_import
 from forethought.models.admission import dispatching
 from forethought.models.base import Model, TextCallback
+from forethought.models.concurrency import ConcurrencyLimit, FixedLimit, shared_limit
 from forethought.models.messages import (
     Choice,
     ModelRequest,
@@ -175,7 +176,14 @@ class LiteLLMModel(Model):
             servers (llama.cpp, vLLM, Ollama's OpenAI endpoint) work.
         api_key: Key override; by default LiteLLM reads the provider's environment variable.
         settings: Defaults for settings a request leaves unset (``None``; an empty ``stop``).
-        max_concurrency: Requests in flight at once through this instance (per event loop).
+        max_concurrency: Requests in flight at once through this instance (per event loop);
+            with ``concurrency="adaptive"``, the upper bound of the adaptive limit (default
+            256).
+        concurrency: ``"fixed"`` (default), ``"adaptive"`` (a limit learnt per model and
+            ``api_base`` and shared in the process, between ``min_concurrency`` and
+            ``max_concurrency``, starting at 8), or a
+            :class:`~forethought.models.concurrency.ConcurrencyLimit` object.
+        min_concurrency: Lower bound of the adaptive limit.
         max_retries: Retries after the first attempt, on 429, 5xx, timeouts and connection
             errors (malformed replies: at most two). Other errors are raised at once.
         retry_max_wait_s: Longest wait between attempts, also capping ``Retry-After``.
@@ -203,12 +211,17 @@ class LiteLLMModel(Model):
     server turns this off and counts for itself (:meth:`_stream_completion_tokens`)."""
 
     def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
-                 settings: ModelSettings | None = None, max_concurrency: int = 8,
+                 settings: ModelSettings | None = None, max_concurrency: int | None = None,
+                 concurrency: Literal["fixed", "adaptive"] | ConcurrencyLimit = "fixed",
+                 min_concurrency: int = 1,
                  max_retries: int = 4, retry_max_wait_s: float = 30.0, timeout_s: float = 60.0,
                  call_timeout_s: float | None = 300.0,
                  extra: Mapping[str, Any] | None = None) -> None:
-        if max_concurrency < 1:
+        if max_concurrency is not None and max_concurrency < 1:
             raise UserError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
+        if isinstance(concurrency, str) and concurrency not in ("fixed", "adaptive"):
+            raise UserError(f"concurrency must be 'fixed', 'adaptive' or a ConcurrencyLimit, "
+                            f"got {concurrency!r}")
         if max_retries < 0:
             raise UserError(f"max_retries must be >= 0, got {max_retries!r}")
         if timeout_s <= 0:
@@ -219,7 +232,10 @@ class LiteLLMModel(Model):
         self.api_base = api_base
         self.api_key = api_key
         self.settings = settings or ModelSettings()
-        self.max_concurrency = max_concurrency
+        self.concurrency = concurrency
+        self.min_concurrency = min_concurrency
+        self.max_concurrency = max_concurrency if max_concurrency is not None else (
+            256 if concurrency == "adaptive" else 8)
         self.max_retries = max_retries
         self.retry_max_wait_s = retry_max_wait_s
         self.timeout_s = timeout_s
@@ -227,20 +243,29 @@ class LiteLLMModel(Model):
         self.extra: dict[str, Any] = dict(extra or {})
         self._ceiling: int | None = None
         self._ceiling_known = False
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                                    asyncio.Semaphore] = weakref.WeakKeyDictionary()
-        self._semaphores_lock = threading.Lock()
+        self.limiter = self._make_limiter()
 
-    # Pickling (process pools) drops the per-loop semaphores, which belong to this process.
+    def _make_limiter(self) -> ConcurrencyLimit:
+        if not isinstance(self.concurrency, str):
+            return self.concurrency
+        if self.concurrency == "adaptive":
+            return shared_limit(self.name, self.api_base, min_limit=self.min_concurrency,
+                                initial=max(self.min_concurrency, min(8, self.max_concurrency)),
+                                max_limit=self.max_concurrency)
+        return FixedLimit(self.max_concurrency)
+
+    # Pickling (process pools) drops the limiter, whose waiting belongs to this process; the
+    # copy makes its own (an adaptive one is found again in the new process's registry).
     def __getstate__(self) -> dict[str, Any]:
         state = dict(vars(self))
-        del state["_semaphores"], state["_semaphores_lock"]
+        del state["limiter"]
+        if not isinstance(self.concurrency, str):
+            state["concurrency"] = "fixed"
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         vars(self).update(state)
-        self._semaphores = weakref.WeakKeyDictionary()
-        self._semaphores_lock = threading.Lock()
+        self.limiter = self._make_limiter()
 
     # -- life cycle and identity -----------------------------------------------------------
 
@@ -320,13 +345,6 @@ class LiteLLMModel(Model):
         )
         return request if merged == s else replace(request, settings=merged)
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        with self._semaphores_lock:
-            semaphore = self._semaphores.get(loop)
-            if semaphore is None:
-                semaphore = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
-            return semaphore
 
     def _attempt_timeout(self, request: ModelRequest) -> float:
         s = request.settings
@@ -400,7 +418,7 @@ class LiteLLMModel(Model):
                 async for attempt in self._retrying():
                     with attempt:
                         attempts += 1
-                        return await call()
+                        return await self._observed(call)
         except TimeoutError as exc:
             if scope.expired():
                 raise ModelError(f"{self.name}: no complete reply within call_timeout_s="
@@ -410,6 +428,21 @@ class LiteLLMModel(Model):
         except Exception as exc:  # noqa: BLE001 - classified; anything else re-raised as is
             self._reraise(exc, attempts)
         raise AssertionError("unreachable: tenacity reraises the last failure")
+
+    async def _observed(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One attempt, reported to the concurrency limiter: 429s and timeouts are overload."""
+        start = time.perf_counter()
+        try:
+            result = await call()
+        except Exception as exc:
+            failure = classify(exc)
+            overload = failure is not None and failure.retryable and (
+                failure.status in (408, 429) or (failure.status is None and not failure.malformed))
+            self.limiter.record("overload" if overload else "error",
+                                time.perf_counter() - start)
+            raise
+        self.limiter.record("ok", time.perf_counter() - start)
+        return result
 
     def _reraise(self, exc: Exception, attempts: int, note: str = "",
                  partial: ModelResponse | None = None) -> NoReturn:
@@ -436,7 +469,7 @@ class LiteLLMModel(Model):
             except TimeoutError:
                 raise TimeoutError(f"the attempt took longer than timeout_s={limit}s") from None
 
-        async with self._semaphore():
+        async with self.limiter.slot():
             await dispatching(self, request)
             start = time.perf_counter()
             raw = await self._with_retries(call)
@@ -481,7 +514,7 @@ class LiteLLMModel(Model):
             return stream, first
 
         state = _StreamState()
-        async with self._semaphore():
+        async with self.limiter.slot():
             await dispatching(self, request)
             start = time.perf_counter()
             call_scope = asyncio.timeout(self.call_timeout_s)

@@ -26,13 +26,7 @@ def resolve_model(spec: Model | str, *, cache: bool = True, **litellm_options: A
     elif not isinstance(spec, str) or not spec.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
         raise UserError(f"a model is a Model object or a model name string, got {spec!r}")
     elif spec.startswith("local/"):
-        from forethought.models.local.model import LocalModel
-
-        if litellm_options:
-            raise UserError(f"options {sorted(litellm_options)} do not apply to {spec!r}: a "
-                            f"local model's settings go in its name, e.g. "
-                            f"'local/smollm2:threads=2,n_ctx=4096' (see docs/local_model.md)")
-        model = LocalModel(spec)
+        model = _local_model(spec, litellm_options)
     elif spec == "simulated" or spec.startswith("simulated:"):
         from forethought.models.simulated import SimulatedModel
 
@@ -52,3 +46,22 @@ def resolve_model(spec: Model | str, *, cache: bool = True, **litellm_options: A
 
         model = CachedModel(model, ResponseCache())
     return model
+
+
+LOCAL_OPTIONS = ("settings", "max_retries")
+"""The LiteLLM-model options a local model takes too: request defaults (a recipe's
+temperature, max_tokens, seed...) and retries."""
+
+
+def _local_model(spec: str, options: dict[str, Any]) -> Model:
+    from forethought.models.local.model import LocalModel, LocalSettings
+
+    given = {k: v for k, v in options.items() if v is not None}
+    other = sorted(set(given) - set(LOCAL_OPTIONS))
+    if other:
+        raise UserError(f"options {other} do not apply to {spec!r}: forethought runs its "
+                        f"server; its settings go in the name, e.g. "
+                        f"'local/smollm2:threads=2,n_ctx=4096' (see docs/local_model.md)")
+    settings = LocalSettings(max_retries=given["max_retries"]) if "max_retries" in given \
+        else None
+    return LocalModel(spec, settings, defaults=given.get("settings"))

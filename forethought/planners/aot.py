@@ -29,8 +29,13 @@ from typing import Any, ClassVar
 
 import pydantic
 
-from forethought._options import validate_options
-from forethought.exceptions import BudgetExceeded, UnexpectedModelBehavior, UserError
+from forethought._options import located, nested, validate_options
+from forethought.exceptions import (
+    BudgetExceeded,
+    UnexpectedModelBehavior,
+    UnknownNameError,
+    UserError,
+)
 from forethought.models.messages import Message, ModelRequest, ModelSettings
 from forethought.planners.aot_atoms import AtomAnswer, AtomSolver, DirectAnswer, StrategyAnswer
 from forethought.planners.aot_decompose import Decomposition, SubQuestion
@@ -91,11 +96,11 @@ def parse_contraction(text: str) -> str | None:
 class AoTOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    max_depth: int = pydantic.Field(default=8, ge=1, le=64)
+    max_depth: int = pydantic.Field(default=8, ge=1, le=64, strict=True)
     """Most decompose-and-contract steps; then the current question is answered directly."""
     adaptive_depth: bool = True
     """Also bound the steps by the depth of the first decomposition (as the paper does)."""
-    max_concurrency: int = pydantic.Field(default=16, ge=1, le=1024)
+    max_concurrency: int = pydantic.Field(default=16, ge=1, le=1024, strict=True)
     """Sub-questions of one step solved at the same time."""
     strategy: str = "direct"
     """How atomic questions are answered: ``direct`` (one model call) or a registered strategy."""
@@ -110,29 +115,23 @@ class AoTOptions(pydantic.BaseModel):
     @pydantic.model_validator(mode="after")
     def _known_strategy(self) -> AoTOptions:
         if self.strategy == "direct":
-            if self.strategy_options or self.task != "chain" or self.task_options:
-                raise ValueError("strategy_options, task and task_options need a strategy "
-                                 "other than 'direct'")
+            extra = [k for k in ("strategy_options", "task", "task_options")
+                     if k in self.model_fields_set and getattr(self, k) not in ({}, "chain")]
+            if extra:
+                raise located(UserError("strategy_options, task and task_options need a "
+                                        "strategy other than 'direct'"), (extra[0],))
             return self
         try:
-            strategy_class(self.strategy).from_options(self.strategy_options)
-        except UserError as exc:
-            raise ValueError(str(exc).replace("valid strategys", "valid strategies (or "
-                                              "'direct')")) from None
-        _check_task(self.task, self.task_options)
+            cls = strategy_class(self.strategy)
+        except UnknownNameError as exc:
+            raise located(UserError(str(exc).replace(
+                "valid strategies", "valid strategies (or 'direct')")), ("strategy",)) from None
+        with nested(("strategy_options",)):
+            cls.from_options(self.strategy_options)
+        with nested(("task_options",), name_at=("task",)):
+            validate_options("search task", self.task, task_schema(self.task),
+                             self.task_options)
         return self
-
-
-def _check_task(kind: str, options: dict[str, Any]) -> None:
-    """Raise ``ValueError`` (inside a pydantic validator: a field error) for a bad task."""
-    try:
-        schema = task_schema(kind)
-    except UserError as exc:
-        raise ValueError(str(exc)) from None
-    try:
-        validate_options("search task", kind, schema, options)
-    except UserError as exc:
-        raise ValueError(str(exc)) from None
 
 
 def _task_maker(kind: str, options: dict[str, Any]) -> Callable[[str], SearchTask]:
@@ -188,10 +187,7 @@ class AtomOfThoughtsPlanner(Planner):
             if strategy_options:
                 raise UserError("strategy_options apply to a strategy given by name; "
                                 f"configure {strategy!r} when you create it")
-            try:
-                _check_task(task, task_options or {})
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
+            validate_options("search task", task, task_schema(task), task_options or {})
             self.solver = StrategyAnswer(strategy=strategy,
                                          make_task=_task_maker(task, task_options or {}))
         elif opts.strategy == "direct":

@@ -10,12 +10,13 @@ from typing import Any, ClassVar, Literal
 
 import pydantic
 
-from forethought._options import validate_options
+from forethought._options import Loc, validate_options
 from forethought.exceptions import UnknownNameError
 from forethought.runtime.context import RunContext, ToolsLike
 from forethought.runtime.executor import GraphResult
 
-PlanStatus = Literal["ok", "failed", "budget_exhausted", "cancelled"]
+PlanStatus = Literal["ok", "unverified", "failed", "budget_exhausted", "cancelled"]
+"""``unverified``: a verifier judged the answer and rejected it (and every alternative)."""
 
 
 @dataclass(kw_only=True)
@@ -29,6 +30,10 @@ class PlanOutcome:
     error: str | None = None
     partial: bool = False
     """True when the answer is the best available, not a finished one (e.g. budget spent)."""
+    verified: bool | None = None
+    """Whether a verifier accepted the answer; ``None`` when none judged it."""
+    score: float | None = None
+    """The verifier's (or the search's) score of the answer, when there is one."""
 
 
 class Planner(ABC):
@@ -43,6 +48,14 @@ class Planner(ABC):
     @abstractmethod
     async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
         """Answer ``question`` using ``ctx`` for every model and tool call."""
+
+    @classmethod
+    def tools_named(cls, options: pydantic.BaseModel) -> list[tuple[Loc, str]]:
+        """The tools ``options`` (validated :attr:`Options`) name, each with where it is named,
+        so a recipe can check that its tools include them. Default: none.
+        """
+        del options
+        return []
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Planner:

@@ -50,11 +50,11 @@ Action: Replan(<what went wrong and what the next plan must do>)
 class LLMCompilerOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    max_replans: int = pydantic.Field(default=2, ge=0, le=10)
+    max_replans: int = pydantic.Field(default=2, ge=0, le=10, strict=True)
     """New plans the join step may ask for after the first."""
-    max_tasks: int = pydantic.Field(default=32, ge=1, le=1000)
+    max_tasks: int = pydantic.Field(default=32, ge=1, le=1000, strict=True)
     """Tasks accepted from one plan; extra lines are reported as errors."""
-    max_concurrency: int = pydantic.Field(default=16, ge=1, le=1024)
+    max_concurrency: int = pydantic.Field(default=16, ge=1, le=1024, strict=True)
     """Tasks of one plan running at the same time."""
 
 
@@ -64,6 +64,10 @@ class _Round:
 
     tasks: list[PlannedTask] = field(default_factory=list[PlannedTask])
     errors: dict[int, str] = field(default_factory=dict[int, str])
+    error_lines: dict[int, str] = field(default_factory=dict[int, str])
+    """The text of each numbered line that could not be read, by its number."""
+    unnumbered: list[PlanLineError] = field(default_factory=list[PlanLineError])
+    """Lines that look like tasks but carry no number."""
     result: GraphResult | None = None
 
     def observations(self) -> str:
@@ -72,7 +76,8 @@ class _Round:
         by_index = {t.index: t for t in self.tasks}
         for i in indices:
             task = by_index.get(i)
-            head = task.raw if task is not None else f"{i}. (unparseable)"
+            head = task.raw if task is not None else self.error_lines.get(
+                i, f"{i}. (unparseable)")
             if i in self.errors:
                 lines.append(f"{head} -> ERROR: {self.errors[i]}")
                 continue
@@ -85,6 +90,7 @@ class _Round:
                 lines.append(f"{head} -> SKIPPED: {node.error}")
             else:
                 lines.append(f"{head} -> ERROR: {node.error}")
+        lines.extend(f"{e.raw} -> ERROR: {e.message}" for e in self.unnumbered)
         return "\n".join(lines) or "(the plan had no tasks)"
 
 
@@ -183,6 +189,10 @@ class LLMCompilerPlanner(Planner):
 
         def take(items: list[PlannedTask | PlanLineError]) -> None:
             for item in items:
+                if isinstance(item, PlanLineError):
+                    # Never dropped: the join sees it among the results and can ask for a
+                    # new plan; the event names the line for whoever watches the run.
+                    self._event(ctx, "plan_line_unreadable", f"{item.raw!r}: {item.message}")
                 self._dispatch(ctx.tools, executor, rnd, item, offset)
 
         user = f"Question: {question}"
@@ -209,14 +219,18 @@ class LLMCompilerPlanner(Planner):
             self._event(ctx, "plan_unterminated", "the plan did not end with join(); "
                         "running the tasks it had")
         self._event(ctx, "plan_parsed",
-                    f"round {round_no + 1}: {len(rnd.tasks)} tasks, {len(rnd.errors)} errors")
+                    f"round {round_no + 1}: {len(rnd.tasks)} tasks, "
+                    f"{len(rnd.errors) + len(rnd.unnumbered)} errors")
         return rnd
 
     def _dispatch(self, tools: ToolsLike, executor: Executor, rnd: _Round,
                   item: PlannedTask | PlanLineError, offset: int) -> None:
         if isinstance(item, PlanLineError):
-            index = item.index if item.index is not None else offset + len(rnd.errors) + 1
-            rnd.errors[index] = item.message
+            if item.index is None:
+                rnd.unnumbered.append(item)
+            else:
+                rnd.errors[item.index] = item.message
+                rnd.error_lines[item.index] = item.raw
             return
         rnd.tasks.append(item)
         if item.is_join:

@@ -47,9 +47,9 @@ _OBSERVATION = "\nObservation:"
 class ReActOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    max_steps: int = pydantic.Field(default=10, ge=1, le=200)
+    max_steps: int = pydantic.Field(default=10, ge=1, le=200, strict=True)
     """Model turns before the run gives up."""
-    max_observation_chars: int = pydantic.Field(default=2000, ge=50, le=1_000_000)
+    max_observation_chars: int = pydantic.Field(default=2000, ge=50, le=1_000_000, strict=True)
     """Longer tool results are cut to this many characters before the model sees them."""
     native_tools: bool = False
     """Also offer the tools as function definitions and take the model's native tool calls

@@ -16,20 +16,17 @@ bounds the search; when it runs out, the best answer found so far is returned, m
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import pydantic
-from pydantic_core import PydanticCustomError
 
-from forethought._options import validate_options
+from forethought._options import Loc, nested, validate_options
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.planners.base import Planner, PlanOutcome
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import PlannerEvent
 from forethought.search.base import Strategy, strategy_class
-from forethought.search.scorers import Scorer, Staged, make_scorer
+from forethought.search.scorers import Scorer, Staged, ToolScorer, make_scorer
 from forethought.search.task import SearchTask, build_task, task_names, task_options
 
 Spec = str | dict[str, Any]
@@ -63,7 +60,7 @@ class SearchPlannerOptions(pydantic.BaseModel):
     @pydantic.field_validator("strategy")
     @classmethod
     def _strategy(cls, spec: Spec) -> Spec:
-        with _as_validation_error():
+        with nested(name_at=_name_at(spec)):
             kind, options = _kind(spec, "strategy")
             strategy_class(kind).from_options(options)
         return spec
@@ -71,7 +68,7 @@ class SearchPlannerOptions(pydantic.BaseModel):
     @pydantic.field_validator("task")
     @classmethod
     def _task(cls, spec: Spec) -> Spec:
-        with _as_validation_error():
+        with nested(name_at=_name_at(spec)):
             kind, options = _kind(spec, "task")
             if kind not in task_names():
                 raise UnknownNameError("search task", kind, task_names())
@@ -82,19 +79,14 @@ class SearchPlannerOptions(pydantic.BaseModel):
     @classmethod
     def _scorer(cls, spec: Spec | None) -> Spec | None:
         if spec is not None:
-            with _as_validation_error():
+            with nested(name_at=_name_at(spec)):
                 make_scorer(spec)
         return spec
 
 
-@contextmanager
-def _as_validation_error() -> Generator[None, None, None]:
-    """Our errors as pydantic errors whose message is exactly ours (no "Value error, ")."""
-    try:
-        yield
-    except UserError as exc:
-        raise PydanticCustomError("search_planner", "{message}", {"message": str(exc)}
-                                  ) from None
+def _name_at(spec: Spec | None) -> Loc:
+    """Where the name is in a spec: the value itself, or its ``kind`` key."""
+    return ("kind",) if isinstance(spec, dict) else ()
 
 
 class SearchPlanner(Planner):
@@ -115,6 +107,18 @@ class SearchPlanner(Planner):
         self.scorer = None if scorer is None else make_scorer(scorer)
         self.final_scorer = None if final_scorer is None else make_scorer(final_scorer)
 
+    @classmethod
+    def tools_named(cls, options: pydantic.BaseModel) -> list[tuple[Loc, str]]:
+        assert isinstance(options, SearchPlannerOptions)
+        named: list[tuple[Loc, str]] = []
+        for key in ("scorer", "final_scorer"):
+            spec: Spec | None = getattr(options, key)
+            if isinstance(spec, dict):
+                tool = spec.get("tool")
+                if spec.get("kind") == "tool" and isinstance(tool, str):
+                    named.append(((key, "tool"), tool))
+        return named
+
     def task_for(self, question: str) -> SearchTask:
         """The search task the question becomes, with the configured scorers."""
         task = build_task(self.task_kind, question, self.task_options)
@@ -132,18 +136,32 @@ class SearchPlanner(Planner):
         return partial if partial is final else Staged(partial=partial, final=final)
 
     async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
+        missing = [s.tool for s in (self.scorer, self.final_scorer)
+                   if isinstance(s, ToolScorer) and s.tool not in ctx.tools]
+        if missing:
+            # Otherwise every candidate would be unscored and the run would still end "ok".
+            have = ", ".join(repr(n) for n in ctx.tools.names()) or "none"
+            return PlanOutcome(answer=None, status="failed", error=(
+                f"the scorer's tool {missing[0]!r} is not among the run's tools ({have})"))
         task = self.task_for(question)
         self._event(ctx, "search_started", f"{self.strategy!r} on a {self.task_kind} task")
         result = await self.strategy.arun(ctx, task, node_id="search")
         stats = ", ".join(f"{k}={v}" for k, v in sorted(result.stats.items()))
         self._event(ctx, "search_finished", f"answer={result.answer!r}; {stats}")
+        outcome = PlanOutcome(answer=result.answer, verified=result.verified,
+                              score=result.score)
         if result.partial:
-            return PlanOutcome(answer=result.answer, status="budget_exhausted", partial=True,
-                               error=f"budget spent during the search; {stats}")
-        if result.answer is None:
-            return PlanOutcome(answer=None, status="failed",
-                               error=f"the search found no answer; {stats}")
-        return PlanOutcome(answer=result.answer)
+            outcome.status, outcome.partial = "budget_exhausted", True
+            outcome.error = f"budget spent during the search; {stats}"
+        elif result.answer is None:
+            cause = f"; first failure: {result.first_error}" if result.first_error else ""
+            outcome.status = "failed"
+            outcome.error = f"the search found no answer; {stats}{cause}"
+        elif result.verified is False:
+            outcome.status = "unverified"
+            outcome.error = (f"the verifier rejected every candidate; the answer is the best "
+                             f"of them; {stats}")
+        return outcome
 
     @staticmethod
     def _event(ctx: RunContext, action: str, detail: str) -> None:

@@ -168,6 +168,7 @@ class RunContext:
     deps: Any = None
     """User dependencies made available to tools (database handles, clients, ...)."""
     _calls: int = 0
+    _tool_calls: int = 0
 
     def __post_init__(self) -> None:
         if not self.events.run_id:
@@ -198,8 +199,7 @@ class RunContext:
         except TimeoutError:
             if not scope.expired():
                 raise
-            limit = self.budget.budget.max_seconds
-            raise self.budget.refuse(f"elapsed {self.budget.elapsed():.2f}s >= limit {limit}s "
+            raise self.budget.refuse(f"{self.budget.deadline_reason()} "
                                      "(deadline: the call was cancelled)") from None
 
     # -- models ------------------------------------------------------------------------------
@@ -220,7 +220,8 @@ class RunContext:
         call_id = self._calls
         if self.events.active:
             self.events.emit(ModelCallStarted(node_id=node_id, model=model.name,
-                                              purpose=request.purpose, call_id=call_id))
+                                              purpose=request.purpose, call_id=call_id,
+                                              request=request))
         ticket = _Ticket(self.budget)
         try:
             async with self.deadline():
@@ -240,7 +241,7 @@ class RunContext:
                 self.events.emit(ModelCallFinished(
                     node_id=node_id, model=model.name, purpose=request.purpose,
                     call_id=call_id, usage=usage or Usage(),
-                    error=f"{type(exc).__name__}: {exc}"))
+                    error=f"{type(exc).__name__}: {exc}", response=_partial(exc)))
             raise
         ticket.settle(response.usage)
         for warning in response.warnings:
@@ -250,7 +251,8 @@ class RunContext:
             self.events.emit(ModelCallFinished(node_id=node_id, model=model.name,
                                                purpose=request.purpose, call_id=call_id,
                                                usage=response.usage, cached=response.cached,
-                                               warnings=tuple(response.warnings)))
+                                               warnings=tuple(response.warnings),
+                                               response=response))
         return response
 
     async def parse(self, request: ModelRequest, output_type: type[T], *,
@@ -289,8 +291,11 @@ class RunContext:
         except BudgetExceeded as exc:
             raise self._refusal(exc, node_id) from None
         emit = self.events.active
+        self._tool_calls += 1
+        call_id = self._tool_calls
         if emit:
-            self.events.emit(ToolCallStarted(node_id=node_id, tool=name, arguments=args))
+            self.events.emit(ToolCallStarted(node_id=node_id, tool=name, arguments=args,
+                                             call_id=call_id))
         start = time.perf_counter()
         try:
             async with self.deadline():
@@ -301,32 +306,41 @@ class RunContext:
                     result = await tool.call(args, self)
         except BudgetExceeded as exc:
             self._refusal(exc, node_id)
-            self._tool_failed(node_id, name, str(exc), start)
+            self._tool_failed(node_id, call_id, name, str(exc), start)
             raise
         except ToolError as exc:
-            self._tool_failed(node_id, name, str(exc), start)
+            self._tool_failed(node_id, call_id, name, str(exc), start)
             raise
         except ModelRetry as exc:
-            self._tool_failed(node_id, name, exc.message, start)
+            self._tool_failed(node_id, call_id, name, exc.message, start)
             raise ToolArgumentError(exc.message, tool=name) from exc
         except TimeoutError:
             message = f"tool {name!r} timed out after {tool.timeout_s}s"
-            self._tool_failed(node_id, name, message, start)
+            self._tool_failed(node_id, call_id, name, message, start)
             raise ToolExecutionError(message, tool=name) from None
         except Exception as exc:
             message = f"tool {name!r} raised {type(exc).__name__}: {exc}"
-            self._tool_failed(node_id, name, message, start)
+            self._tool_failed(node_id, call_id, name, message, start)
             raise ToolExecutionError(message, tool=name) from exc
         if emit:
             self.events.emit(ToolCallFinished(node_id=node_id, tool=name,
                                               output=render_output(result)[:500],
-                                              duration_s=time.perf_counter() - start))
+                                              duration_s=time.perf_counter() - start,
+                                              call_id=call_id, result=result))
         return result
 
-    def _tool_failed(self, node_id: str | None, name: str, message: str, start: float) -> None:
+    def _tool_failed(self, node_id: str | None, call_id: int, name: str, message: str,
+                     start: float) -> None:
         if self.events.active:
             self.events.emit(ToolCallFinished(node_id=node_id, tool=name, error=message,
-                                              duration_s=time.perf_counter() - start))
+                                              duration_s=time.perf_counter() - start,
+                                              call_id=call_id))
+
+
+def _partial(exc: BaseException) -> ModelResponse | None:
+    """What a failed call received before it failed (a stream cut short), for the trace."""
+    partial = getattr(exc, "partial", None)
+    return partial if isinstance(partial, ModelResponse) else None
 
 
 def _failure_usage(exc: BaseException, ticket: _Ticket) -> Usage | None:

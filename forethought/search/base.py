@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import pydantic
 
@@ -25,8 +25,13 @@ class Candidate:
     """The extracted, normalised answer; ``None`` when none could be extracted."""
     score: float | None = None
     """The scorer's value; ``None`` when unscored (the scorer failed or none was used)."""
+    verified: bool | None = None
+    """The final verifier's verdict on this answer; ``None`` when no verifier judged it."""
     steps: list[str] = field(default_factory=list[str])
     meta: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+StrategyStatus = Literal["ok", "unverified", "budget_exhausted", "failed"]
 
 
 @dataclass(kw_only=True)
@@ -37,8 +42,27 @@ class StrategyResult:
     candidates: list[Candidate] = field(default_factory=list[Candidate])
     partial: bool = False
     """The budget ran out: the answer is the best found so far."""
+    verified: bool | None = None
+    """Whether a verifier accepted the answer (``False``: it rejected it, and every other
+    candidate too); ``None`` when no verifier judged it."""
+    score: float | None = None
+    """The chosen candidate's score (the verifier's, when one judged it)."""
     stats: dict[str, int | float] = field(default_factory=dict[str, int | float])
     """Counters such as unparseable steps, unscored candidates, nodes expanded."""
+    first_error: str | None = None
+    """The first call that failed for another reason than the budget, verbatim (``None``:
+    none failed)."""
+
+    @property
+    def status(self) -> StrategyStatus:
+        """``budget_exhausted`` (partial), ``failed`` (no answer), ``unverified`` (the verifier
+        rejected every candidate: the answer is the best of them), else ``ok``.
+        """
+        if self.partial:
+            return "budget_exhausted"
+        if self.answer is None:
+            return "failed"
+        return "unverified" if self.verified is False else "ok"
 
 
 class Strategy(ABC):

@@ -23,9 +23,9 @@ from forethought.search.task import SearchTask, State
 class BeamOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    width: int = pydantic.Field(default=4, ge=1, le=1024)
+    width: int = pydantic.Field(default=4, ge=1, le=1024, strict=True)
     """Beams kept after each step (the paper's N/M)."""
-    expansion: int = pydantic.Field(default=4, ge=1, le=1024)
+    expansion: int = pydantic.Field(default=4, ge=1, le=1024, strict=True)
     """Next steps sampled from each kept beam (the paper's beam width M)."""
     aggregation: Literal["max", "weighted"] = "max"
     """How the answer is chosen among finished paths: the highest-scored one, or the answer

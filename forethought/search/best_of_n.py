@@ -23,7 +23,7 @@ from forethought.search.task import SearchTask
 class BestOfNOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    n: int = pydantic.Field(default=8, ge=1, le=4096)
+    n: int = pydantic.Field(default=8, ge=1, le=4096, strict=True)
     """Complete solutions sampled (one model call each)."""
     aggregation: Literal["max", "weighted"] = "max"
     """``max``: the highest-scored sample; ``weighted``: the answer with the largest total

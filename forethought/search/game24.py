@@ -23,11 +23,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pydantic
+
 from forethought.exceptions import ModelRetry, UserError
 from forethought.models.messages import ModelRequest
 from forethought.search.machine import Action, Compute
 from forethought.search.scorers import Scorer, Staged, ValueScorer, VerifierScorer
-from forethought.search.task import Proposal, SearchTask, State
+from forethought.search.task import Game24Options, Proposal, SearchTask, State
 from forethought.tools.builtin import evaluate_expression
 
 TARGET = Fraction(24)
@@ -212,6 +214,7 @@ class Game24Task(SearchTask):
     """Steps the proposer is asked to list per reply."""
 
     steps_per_call: ClassVar[int] = 8
+    options_model: ClassVar[type[pydantic.BaseModel]] = Game24Options
 
     def __post_init__(self) -> None:
         if not self.numbers:

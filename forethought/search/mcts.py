@@ -36,11 +36,11 @@ from forethought.search.task import SearchTask, State
 class MCTSOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    simulations: int = pydantic.Field(default=16, ge=1, le=100_000)
+    simulations: int = pydantic.Field(default=16, ge=1, le=100_000, strict=True)
     """Select-expand-evaluate-backup iterations."""
-    width: int = pydantic.Field(default=3, ge=1, le=256)
+    width: int = pydantic.Field(default=3, ge=1, le=256, strict=True)
     """Children proposed when a leaf is expanded (LATS: n = 5)."""
-    exploration: float = pydantic.Field(default=1.0, ge=0)
+    exploration: float = pydantic.Field(default=1.0, ge=0, le=100)
     """The UCT constant c (LATS uses 1; sqrt(2) is the textbook value for rewards in [0, 1])."""
     evaluation: Literal["rollout", "value"] = "rollout"
     """Estimate a new child with the task's scorer, or by one rollout to a complete solution

@@ -50,7 +50,21 @@ class SearchLog:
     task: SearchTask
     stats: Counter[str] = field(default_factory=Counter[str])
     candidates: list[Candidate] = field(default_factory=list[Candidate])
+    first_error: str | None = None
+    """The first failure other than the budget, verbatim (a provider's HTTP 400 message...)."""
     _seen: dict[Hashable, Candidate] = field(default_factory=dict[Hashable, Candidate])
+    _states: dict[int, State] = field(default_factory=dict[int, State])
+    """The final state of each candidate, by ``id(candidate)`` (to verify it later)."""
+
+    def failed(self, outcomes: Sequence[Outcome]) -> None:
+        """Count one failed call if any of ``outcomes`` failed for another reason than the
+        budget, keeping the first such error's message.
+        """
+        errors = [o.error for o in outcomes if o.error is not None and not o.budget_exceeded]
+        if errors:
+            self.stats["failed_calls"] += 1
+            if self.first_error is None:
+                self.first_error = str(errors[0]) or type(errors[0]).__name__
 
     def add(self, state: State, score: float | None, **meta: Any) -> Candidate:
         """Record a final state, once per distinct state: a state reached again keeps its
@@ -67,8 +81,20 @@ class SearchLog:
         candidate = Candidate(text=self.task.render(state), answer=state.answer, score=score,
                               steps=list(state.steps), meta=dict(meta))
         self._seen[key] = candidate
+        self._states[id(candidate)] = state
         self.candidates.append(candidate)
         return candidate
+
+    def state_of(self, candidate: Candidate) -> State | None:
+        return self._states.get(id(candidate))
+
+    @staticmethod
+    def judge(candidate: Candidate, scorer: Scorer, value: float | None) -> None:
+        """Record a verifier's ``value`` on ``candidate``: accepted once any arrival of it is."""
+        if not scorer.verifies or value is None:
+            return
+        accepted = scorer.accepts(value)
+        candidate.verified = accepted or bool(candidate.verified)
 
     def get(self, state: State) -> Candidate:
         """The candidate recorded for ``state`` (recorded now, unscored, if it was not)."""
@@ -92,7 +118,10 @@ class SearchLog:
         stats: dict[str, int | float] = dict(self.stats)
         stats["candidates"] = len(self.candidates)
         return StrategyResult(answer=None if pick is None else pick.answer,
-                              candidates=list(self.candidates), partial=partial, stats=stats)
+                              candidates=list(self.candidates), partial=partial,
+                              verified=None if pick is None else pick.verified,
+                              score=None if pick is None else pick.score, stats=stats,
+                              first_error=self.first_error)
 
 
 def majority(task: SearchTask, candidates: Sequence[Candidate],
@@ -160,12 +189,12 @@ def expand(task: SearchTask, log: SearchLog, states: Sequence[State], widths: Se
         return children
     outcomes = yield actions
     for (i, width), outcome in zip(plan, outcomes, strict=True):
-        log.stats["proposals"] += len(outcome.texts)
-        if outcome.error is not None and not outcome.budget_exceeded:
-            log.stats["failed_calls"] += 1
+        texts = outcome.texts  # a new list per access: take it once
+        log.stats["proposals"] += len(texts)
+        log.failed([outcome])
         got: list[State] = []
         seen: set[Hashable] = set()
-        for text in outcome.texts:
+        for text in texts:
             proposal = task.parse_proposal(states[i], text)
             log.stats["unparseable"] += len(proposal.rejected)
             for child in proposal.states:
@@ -198,11 +227,11 @@ def rollout(task: SearchTask, log: SearchLog, states: Sequence[State], n: int = 
     outcomes = yield actions
     finals: list[list[State]] = []
     for state, outcome in zip(states, outcomes, strict=True):
-        log.stats["rollouts"] += len(outcome.texts)
-        if outcome.error is not None and not outcome.budget_exceeded:
-            log.stats["failed_calls"] += 1
+        texts = outcome.texts
+        log.stats["rollouts"] += len(texts)
+        log.failed([outcome])
         done: list[State] = []
-        for text in outcome.texts:
+        for text in texts:
             final = task.parse_rollout(state, text)
             if final is None:
                 log.stats["unparseable"] += 1
@@ -243,14 +272,13 @@ def score(task: SearchTask, log: SearchLog, states: Sequence[State],
             start, count = span
             mine = outcomes[start:start + count]
             value = scorer.read(task, state, mine)
-            if any(o.error is not None and not o.budget_exceeded for o in mine):
-                log.stats["failed_calls"] += 1
+            log.failed(mine)
             log.stats["scored" if value is not None else "unscored"] += 1
             if cache is not None and not any(o.budget_exceeded for o in mine):
                 cache[task.key(state)] = value
         scores.append(value)
         if state.final:
-            log.add(state, value)
+            log.judge(log.add(state, value), scorer, value)
     if budget_hit(outcomes):
         raise budget_error(outcomes)
     return scores
@@ -265,6 +293,79 @@ def finalise(log: SearchLog, body: Block[StrategyResult]) -> Block[StrategyResul
     except BudgetExceeded:
         log.stats["budget_exhausted"] = 1
         return log.result(partial=True)
+
+
+def verify_choice(task: SearchTask, log: SearchLog, result: StrategyResult
+                  ) -> Block[StrategyResult]:
+    """Make ``result`` say whether its answer was verified, when the task's final scorer is a
+    verifier (the exact verifier, a tool, a judge).
+
+    Candidates no verifier has judged yet (a vote never scores) are verified now, in one
+    batch. If the strategy's choice was rejected but another candidate was accepted, the
+    accepted one (best scored, then most sampled) becomes the answer: a search never returns
+    an answer its own verifier rejected while it holds one the verifier accepted. If every
+    candidate was rejected, the strategy's choice stands with ``verified=False`` (status
+    ``unverified``). When the budget stops the verification, the result is partial.
+    """
+    verifier = task.effective_scorer()
+    if not verifier.verifies:
+        return result
+    pending = [state for c in log.candidates if c.answer is not None and c.verified is None
+               and (state := log.state_of(c)) is not None]
+    if pending:
+        try:
+            yield from verify_states(task, log, pending, verifier)
+        except BudgetExceeded:
+            result.partial = True
+            log.stats["budget_exhausted"] = 1
+    accepted = [c for c in log.candidates if c.verified and c.answer is not None]
+    chosen = _chosen(task, log, result.answer)
+    if chosen is not None and (chosen.verified or not accepted):
+        pick = chosen
+    elif accepted:
+        pick = max(accepted, key=lambda c: (-1.0 if c.score is None else c.score,
+                                            float(c.meta.get("samples", 1))))
+        log.stats["verifier_changed_answer"] = 1
+    else:
+        return result
+    result.answer = pick.answer
+    result.verified = pick.verified
+    result.score = pick.score
+    result.stats.update(log.stats)
+    return result
+
+
+def _chosen(task: SearchTask, log: SearchLog, answer: str | None) -> Candidate | None:
+    """The candidate behind ``answer``: an accepted one if several give it."""
+    if answer is None:
+        return None
+    key = task.normalise(answer)
+    same = [c for c in log.candidates if c.answer is not None and task.normalise(c.answer) == key]
+    return next((c for c in same if c.verified), same[0] if same else None)
+
+
+def verify_states(task: SearchTask, log: SearchLog, states: Sequence[State], verifier: Scorer
+                  ) -> Block[None]:
+    """Run ``verifier`` on final ``states`` in one batch and record its verdicts; a candidate
+    left unscored by the search takes the verifier's score.
+    """
+    actions: list[Action] = []
+    spans: list[tuple[int, int]] = []
+    for state in states:
+        acts = verifier.actions(task, state)
+        spans.append((len(actions), len(acts)))
+        actions.extend(acts)
+    outcomes: list[Outcome] = (yield actions) if actions else []
+    for state, (start, count) in zip(states, spans, strict=True):
+        mine = outcomes[start:start + count]
+        value = verifier.read(task, state, mine)
+        log.stats["verified" if value is not None else "unverifiable"] += 1
+        candidate = log.get(state)
+        if candidate.score is None:
+            candidate.score = value
+        log.judge(candidate, verifier, value)
+    if budget_hit(outcomes):
+        raise budget_error(outcomes)
 
 
 OptionsT = TypeVar("OptionsT", bound=pydantic.BaseModel)
@@ -284,7 +385,8 @@ class SearchStrategy(Strategy, Generic[OptionsT]):
 
     def steps(self, task: SearchTask) -> StepMachine:
         log = SearchLog(task=task)
-        return (yield from finalise(log, self._search(task, log)))
+        result = yield from finalise(log, self._search(task, log))
+        return (yield from verify_choice(task, log, result))
 
     @abstractmethod
     def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:

@@ -39,7 +39,7 @@ from forethought.search.task import SearchTask, State
 class ParticleFilterOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    particles: int = pydantic.Field(default=8, ge=1, le=4096)
+    particles: int = pydantic.Field(default=8, ge=1, le=4096, strict=True)
     """Partial solutions carried at once (the paper's N)."""
     temperature: float = pydantic.Field(default=1.0, gt=0, le=100)
     """Divides the log-weights before the softmax (1: the paper's)."""
@@ -49,7 +49,7 @@ class ParticleFilterOptions(pydantic.BaseModel):
     resampling: Literal["multinomial", "systematic"] = "multinomial"
     selection: Literal["argmax", "vote"] = "argmax"
     """The finished particle with the largest weight, or a weighted majority vote."""
-    seed: int = 0
+    seed: int = pydantic.Field(default=0, ge=-(2**63), le=2**63 - 1, strict=True)
     """Seed of the resampling (mixed with the question, so instances differ)."""
 
 

@@ -35,7 +35,7 @@ from forethought.search.task import SearchTask, State
 class RebaseOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    width: int = pydantic.Field(default=16, ge=1, le=4096)
+    width: int = pydantic.Field(default=16, ge=1, le=4096, strict=True)
     """The budget of completions: children at the first depth and solutions to finish."""
     temperature: float = pydantic.Field(default=0.2, gt=0, le=100)
     """Balance temperature of the softmax over rewards (in [0, 1]): lower sends more of the

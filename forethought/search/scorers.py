@@ -12,6 +12,11 @@ which strategies count and rank below every scored state, never a crash.
 - :class:`VerifierScorer`: the task's exact verifier (code, never the model).
 - :class:`ToolScorer`: a registered tool as verifier.
 - :class:`Staged`: one scorer for partial states, another for final ones.
+
+Some scorers are *verifiers* (:attr:`Scorer.verifies`): their score on a final answer is a
+verdict, accepted at or above :meth:`Scorer.accepts`'s threshold. The exact verifier and a
+tool verifier accept a score of 1; a model judge accepts a majority of "Yes". A strategy's
+result says whether its answer was verified (see :class:`~forethought.search.StrategyResult`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic
 
-from forethought._options import describe_errors
+from forethought._options import OptionsError, describe_errors, problems_of
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.search.machine import Action, CallTool, Outcome, Sample
 
@@ -42,6 +47,14 @@ class Scorer(ABC):
     """Values states. Subclasses say which actions to run and how to read their outcomes."""
 
     kind: ClassVar[str]
+    verifies: ClassVar[bool] = False
+    """Whether a score on a final answer is a verdict (accepted or rejected), not a hint."""
+    threshold: ClassVar[float] = 1.0
+    """For verifiers: the score at or above which an answer is accepted."""
+
+    def accepts(self, score: float) -> bool:
+        """Whether ``score`` (from a verifier) accepts the answer."""
+        return score >= self.threshold
 
     @abstractmethod
     def actions(self, task: SearchTask, state: State) -> list[Action]:
@@ -100,7 +113,12 @@ class JudgeScorer(Scorer):
     """A model judge: the share of ``samples`` verdicts that say the answer is correct."""
 
     kind: ClassVar[str] = "judge"
+    verifies: ClassVar[bool] = True
+    threshold: ClassVar[float] = 0.5
     samples: int = 1
+
+    def accepts(self, score: float) -> bool:
+        return score > self.threshold  # a majority of "Yes"; a tie is not one
 
     def actions(self, task: SearchTask, state: State) -> list[Action]:
         return [Sample(request=task.judge_request(state), n=self.samples, tag="judge")]
@@ -196,6 +214,7 @@ class VerifierScorer(Scorer):
     """The task's exact verifier (its :meth:`~SearchTask.verify` action): 1.0 or 0.0."""
 
     kind: ClassVar[str] = "verifier"
+    verifies: ClassVar[bool] = True
 
     def actions(self, task: SearchTask, state: State) -> list[Action]:
         if not state.final or state.answer is None:
@@ -220,6 +239,7 @@ class ToolScorer(Scorer):
     """
 
     kind: ClassVar[str] = "tool"
+    verifies: ClassVar[bool] = True
     tool: str
 
     def actions(self, task: SearchTask, state: State) -> list[Action]:
@@ -247,6 +267,13 @@ class Staged(Scorer):
     partial: Scorer
     final: Scorer
 
+    @property
+    def verifies(self) -> bool:  # type: ignore[override]  # the final stage decides
+        return self.final.verifies
+
+    def accepts(self, score: float) -> bool:
+        return self.final.accepts(score)
+
     def _pick(self, state: State) -> Scorer:
         return self.final if state.final else self.partial
 
@@ -266,7 +293,7 @@ class ScorerOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     kind: str
-    samples: int = pydantic.Field(default=1, ge=1, le=64)
+    samples: int = pydantic.Field(default=1, ge=1, le=64, strict=True)
     tool: str | None = None
 
 
@@ -288,9 +315,10 @@ def make_scorer(spec: str | dict[str, Any]) -> Scorer:
     """A scorer from a recipe value: a kind name, or a mapping with ``kind`` and options."""
     data: dict[str, Any] = {"kind": spec} if isinstance(spec, str) else dict(spec)
     try:
-        options = ScorerOptions.model_validate(data)
+        options = ScorerOptions.model_validate(data, strict=True)
     except pydantic.ValidationError as exc:
-        raise UserError(f"invalid scorer {spec!r}: {describe_errors(exc)}") from None
+        raise OptionsError(f"invalid scorer {spec!r}: {describe_errors(exc)}", problems_of(
+            exc, valid=list(ScorerOptions.model_fields), what="scorer")) from None
     if options.kind not in _KINDS:
         raise UnknownNameError("scorer", options.kind, _KINDS)
     if options.kind == "tool" and not options.tool:

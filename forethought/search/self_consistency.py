@@ -22,7 +22,7 @@ from forethought.search.task import SearchTask
 class SelfConsistencyOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    n: int = pydantic.Field(default=8, ge=1, le=4096)
+    n: int = pydantic.Field(default=8, ge=1, le=4096, strict=True)
     """Reasoning paths sampled (one model call each); the paper used 40."""
 
 

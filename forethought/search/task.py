@@ -60,9 +60,32 @@ class Proposal:
     """Each unusable step (unparseable, arithmetic that does not hold...) with the reason."""
 
 
+class TaskOptions(pydantic.BaseModel):
+    """Options every task kind accepts in a recipe."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    max_depth: int | None = pydantic.Field(default=None, ge=1, le=200, strict=True)
+    """Steps after which an unfinished path is abandoned (default: the task kind's)."""
+    temperature: float | None = pydantic.Field(default=0.7, ge=0, le=2)
+
+
+class Game24Options(pydantic.BaseModel):
+    """Options of the Game of 24 task (its depth is the count of numbers less one)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    temperature: float | None = pydantic.Field(default=0.7, ge=0, le=2)
+
+
 @dataclass(kw_only=True)
 class SearchTask(ABC):
-    """One problem in the form strategies search over. Subclass for a domain."""
+    """One problem in the form strategies search over. Subclass for a domain.
+
+    A subclass that recipes can name sets :attr:`options_model` and implements
+    :meth:`from_options`, and is registered under the ``forethought.tasks`` entry-point group
+    (built-ins too), or with :func:`register_task`.
+    """
 
     question: str
     """The problem statement."""
@@ -75,6 +98,9 @@ class SearchTask(ABC):
     temperature: float | None = 0.7
     """Sampling temperature of proposals, rollouts and sampled evaluations."""
 
+    options_model: ClassVar[type[pydantic.BaseModel]] = TaskOptions
+    """The options a recipe may give this task kind (``extra="forbid"``)."""
+
     steps_per_call: ClassVar[int] = 1
     """How many next steps one proposal call returns: 1 when each call samples one step,
     more for proposers that list several candidates in one reply (Tree of Thoughts' "propose"
@@ -85,6 +111,12 @@ class SearchTask(ABC):
             raise UserError(f"a search task needs a question, got {self.question!r}")
         if self.max_depth < 1:
             raise UserError(f"max_depth must be >= 1, got {self.max_depth!r}")
+
+    @classmethod
+    def from_options(cls, question: str, options: dict[str, Any]) -> SearchTask:
+        """The task of ``question`` from validated recipe options (:attr:`options_model`)."""
+        raise UserError(f"task {cls.__name__} cannot be built from recipe options; it needs "
+                        f"a from_options classmethod")
 
     # --- the search space ----------------------------------------------------------------------
 
@@ -198,64 +230,70 @@ class SearchTask(ABC):
         return self.scorer if self.scorer is not None else self.default_scorer()
 
 
-class TaskOptions(pydantic.BaseModel):
-    """Options every task kind accepts in a recipe."""
-
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-    max_depth: int | None = pydantic.Field(default=None, ge=1, le=200)
-    """Steps after which an unfinished path is abandoned (default: the task kind's)."""
-    temperature: float | None = pydantic.Field(default=0.7, ge=0, le=2)
-
-
-class Game24Options(pydantic.BaseModel):
-    """Options of the Game of 24 task (its depth is the count of numbers less one)."""
-
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-    temperature: float | None = pydantic.Field(default=0.7, ge=0, le=2)
-
-
 TaskFactory = Callable[[str, dict[str, Any]], SearchTask]
 """Builds the task of one question from recipe options."""
 
-_TASKS: dict[str, tuple[type[pydantic.BaseModel], Callable[[], TaskFactory]]] = {}
+
+@dataclass(kw_only=True)
+class _Kind:
+    """A registered task kind: its options and factory, or the entry point that has them
+    (loaded on first use, so listing the kinds imports none of them).
+    """
+
+    options: type[pydantic.BaseModel] | None = None
+    factory: Callable[[], TaskFactory] | None = None
+    entry_point: Any = None
+
+    def load(self, name: str) -> tuple[type[pydantic.BaseModel], TaskFactory]:
+        if self.options is None or self.factory is None:
+            ep = self.entry_point
+            cls: object = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, SearchTask)):
+                raise UserError(f"entry point {name!r} ({ep.value}) is not a SearchTask "
+                                f"subclass")
+            self.options, self.factory = cls.options_model, lambda c=cls: c.from_options
+        return self.options, self.factory()
+
+
+_TASKS: dict[str, _Kind] = {}
+_entry_points_loaded = False
+
+
+def _kinds() -> dict[str, _Kind]:
+    """The task kinds: those of the ``forethought.tasks`` entry points (built-ins and
+    plugins alike) and those registered in code, which take precedence.
+    """
+    global _entry_points_loaded
+    if not _entry_points_loaded:
+        from importlib.metadata import entry_points
+
+        _entry_points_loaded = True
+        for ep in entry_points(group="forethought.tasks"):
+            _TASKS.setdefault(ep.name, _Kind(entry_point=ep))
+    return _TASKS
 
 
 def register_task(name: str, options: type[pydantic.BaseModel],
                   factory: Callable[[], TaskFactory]) -> None:
-    """Register a task kind: its recipe options and a factory (deferred import)."""
-    _TASKS[name] = (options, factory)
+    """Register a task kind in code: its recipe options and a factory (deferred import).
+    Packages register theirs as ``forethought.tasks`` entry points naming the task class.
+    """
+    _kinds()[name] = _Kind(options=options, factory=factory)
 
 
 def task_names() -> list[str]:
-    return sorted(_TASKS)
+    return sorted(_kinds())
 
 
 def task_options(name: str) -> type[pydantic.BaseModel]:
-    if name not in _TASKS:
-        raise UnknownNameError("search task", name, _TASKS)
-    return _TASKS[name][0]
+    kinds = _kinds()
+    if name not in kinds:
+        raise UnknownNameError("search task", name, kinds)
+    return kinds[name].load(name)[0]
 
 
 def build_task(name: str, question: str, options: dict[str, Any] | None = None) -> SearchTask:
     """The task of kind ``name`` for ``question``; raises :class:`UserError` on bad options."""
     schema = task_options(name)
     parsed = validate_options("search task", name, schema, options or {})
-    return _TASKS[name][1]()(question, parsed.model_dump())
-
-
-def _chain() -> TaskFactory:
-    from forethought.search.chain import ChainTask
-
-    return ChainTask.from_options
-
-
-def _game24() -> TaskFactory:
-    from forethought.search.game24 import Game24Task
-
-    return Game24Task.from_options
-
-
-register_task("chain", TaskOptions, _chain)
-register_task("game24", Game24Options, _game24)
+    return _kinds()[name].load(name)[1](question, parsed.model_dump())

@@ -50,13 +50,13 @@ def parse_vote(text: str, choices: int) -> int | None:
 class _Evaluation(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    proposals: int = pydantic.Field(default=5, ge=1, le=256)
+    proposals: int = pydantic.Field(default=5, ge=1, le=256, strict=True)
     """Thoughts generated per state: samples for a one-step proposer, the first this many
     distinct lines for a proposer that lists several (the paper's Game of 24 used all ~8)."""
     evaluation: Literal["value", "vote", "scorer"] = "value"
     """``value``: each state valued on its own; ``vote``: the model picks the best of all new
     states, ``evaluations`` times; ``scorer``: the task's own scorer (a process reward...)."""
-    evaluations: int = pydantic.Field(default=3, ge=1, le=64)
+    evaluations: int = pydantic.Field(default=3, ge=1, le=64, strict=True)
     """Value or vote samples per evaluation (the paper: 3 values, 5 votes)."""
 
 
@@ -74,6 +74,7 @@ def _vote(task: SearchTask, log: SearchLog, states: list[State], evaluations: in
     own score, by the caller).
     """
     outcomes = yield [Sample(request=task.vote_request(states), n=evaluations, tag="vote")]
+    log.failed(outcomes)
     votes = [0] * len(states)
     counted = 0
     for text in outcomes[0].texts:
@@ -89,11 +90,11 @@ def _vote(task: SearchTask, log: SearchLog, states: list[State], evaluations: in
 
 
 class BFSOptions(_Evaluation):
-    breadth: int = pydantic.Field(default=5, ge=1, le=256)
+    breadth: int = pydantic.Field(default=5, ge=1, le=256, strict=True)
     """States kept per level (the paper's b)."""
     selection: Literal["greedy", "sample"] = "greedy"
     """Keep the best ``breadth`` states, or sample them in proportion to their values."""
-    seed: int = 0
+    seed: int = pydantic.Field(default=0, ge=-(2**63), le=2**63 - 1, strict=True)
     """Seed of ``selection="sample"``."""
 
 
@@ -151,12 +152,12 @@ class TreeOfThoughtsBFS(SearchStrategy[BFSOptions]):
 
 
 class DFSOptions(_Evaluation):
-    breadth: int = pydantic.Field(default=5, ge=1, le=256)
+    breadth: int = pydantic.Field(default=5, ge=1, le=256, strict=True)
     """Children of a state explored at most, best first."""
     threshold: float = pydantic.Field(default=0.05, ge=0, le=1)
     """Prune states valued below this (0.05: every value sample said "likely", or one of
     three said "sure"); the paper's v_th."""
-    max_expansions: int = pydantic.Field(default=100, ge=1, le=100_000)
+    max_expansions: int = pydantic.Field(default=100, ge=1, le=100_000, strict=True)
     """States expanded at most (the paper's step limit T)."""
     accept: float = pydantic.Field(default=0.8, ge=0, le=1)
     """Stop at the first final state whose score reaches this (1.0 with an exact verifier:

@@ -6,11 +6,12 @@ import inspect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, get_type_hints, overload
 
 import pydantic
 
-from forethought._options import validate_options
+from forethought._options import Problem, validate_options
 from forethought._threads import in_thread
 from forethought.exceptions import (
     ToolArgumentError,
@@ -188,10 +189,40 @@ class ToolFactory(ABC):
     name: str
     Options: type[pydantic.BaseModel]
     """Pydantic model of the options (``extra="forbid"``)."""
+    path_options: tuple[str, ...] = ()
+    """Options that are file or folder paths: a recipe resolves them against its own folder
+    (given from code, they are relative to the working directory)."""
 
     @abstractmethod
     def build(self, options: pydantic.BaseModel) -> Tool | Toolset:
         """Make the tool from options already validated against :attr:`Options`."""
+
+    def tool_names(self, options: pydantic.BaseModel) -> list[str] | None:
+        """The names of the tools :meth:`build` makes from ``options``, or ``None`` when they
+        are known only once it runs (an MCP server's tools). Default: the factory's name.
+        """
+        del options
+        return [self.name]
+
+    def check(self, options: pydantic.BaseModel) -> list[Problem]:
+        """What ``options`` need from this machine and cannot find (a file, a program), each
+        located at its option; checked by ``forethought recipe check`` and before a recipe
+        runs, without building anything. Default: nothing to check.
+        """
+        del options
+        return []
+
+    def resolve_paths(self, options: dict[str, Any], base: Path) -> dict[str, Any]:
+        """``options`` with each relative path in :attr:`path_options` made relative to
+        ``base`` (a recipe's folder).
+        """
+        out = dict(options)
+        for key in self.path_options:
+            value = out.get(key)
+            if isinstance(value, str) and value:
+                path = Path(value).expanduser()
+                out[key] = str(path if path.is_absolute() else base / path)
+        return out
 
     def validate_options(self, options: dict[str, Any]) -> pydantic.BaseModel:
         """Validate recipe options; the error names each bad option and the valid ones."""

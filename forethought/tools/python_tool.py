@@ -4,7 +4,8 @@ Registered as ``python`` (a :class:`ToolFactory`), so a recipe can say::
 
     tools:
       - name: python
-        backend: auto          # docker when a daemon answers, else the process fallback
+        backend: auto          # docker when a daemon answers, else bubblewrap, else plain
+        isolation: strict      # refuse the plain process fallback (default: best)
         wall_s: 10
         max_output_chars: 4000
 
@@ -22,8 +23,17 @@ from typing import TYPE_CHECKING, Any, Self
 
 import pydantic
 
-from forethought.exceptions import ModelRetry
-from forethought.sandbox.base import ExecResult, Limits, Sandbox, Session, warn_weak_isolation
+from forethought.exceptions import ModelRetry, SandboxError
+from forethought.sandbox.base import (
+    LIMIT_RANGES,
+    STRONG_ISOLATION,
+    ExecResult,
+    IsolationPolicy,
+    Limits,
+    Sandbox,
+    Session,
+    warn_weak_isolation,
+)
 from forethought.sandbox.factory import Backend, make_sandbox
 from forethought.sandbox.pool import PoolConfig
 from forethought.sandbox.pooled import REPLY_GRACE_S
@@ -155,10 +165,12 @@ class PythonToolset(Toolset):
     def __init__(self, sandbox: Sandbox | None = None, *, backend: Backend = "auto",
                  image: str | None = None, limits: Limits | None = None,
                  pool: PoolConfig | None = None, max_output_chars: int = 4000,
-                 stateful: bool = False) -> None:
+                 stateful: bool = False, isolation: IsolationPolicy = "best") -> None:
         self._given = sandbox
+        self.isolation = isolation
         self._backend: dict[str, Any] = {"backend": backend, "image": image,
-                                         "limits": limits, "pool": pool}
+                                         "limits": limits, "pool": pool,
+                                         "isolation": isolation}
         self.sandbox: Sandbox | None = sandbox
         self.max_output_chars = max_output_chars
         self.stateful = stateful
@@ -167,6 +179,10 @@ class PythonToolset(Toolset):
     async def start(self) -> None:
         if self.sandbox is None:
             self.sandbox = make_sandbox(**self._backend)
+        if self.isolation == "strict" and self.sandbox.isolation not in STRONG_ISOLATION:
+            raise SandboxError(f"isolation='strict' refuses a sandbox whose isolation is "
+                               f"{self.sandbox.isolation!r}; give a DockerSandbox or a "
+                               f"BwrapSandbox")
         await self.sandbox.start()
         warn_weak_isolation(self.sandbox.isolation, where="the python tool")
         self._tool = PythonTool(self.sandbox, max_output_chars=self.max_output_chars,
@@ -184,22 +200,45 @@ class PythonToolset(Toolset):
         return [self._tool] if self._tool is not None else []
 
 
+def _range(name: str) -> tuple[float, float]:
+    return LIMIT_RANGES[name]
+
+
 class PythonToolOptions(pydantic.BaseModel):
     """Options of the ``python`` tool in a recipe."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
     backend: Backend = "auto"
+    isolation: IsolationPolicy = pydantic.Field(
+        default="best", description="'strict': a container or namespaces, never the plain "
+                                    "process sandbox")
     image: str | None = pydantic.Field(default=None, description="Docker image (docker only)")
-    pool_size: int = pydantic.Field(default=2, ge=0, le=64)
-    max_workers: int = pydantic.Field(default=8, ge=1, le=256)
-    max_idle_s: float = pydantic.Field(default=300.0, gt=0)
-    wall_s: float = pydantic.Field(default=10.0, gt=0, le=3600)
-    cpu_s: float | None = pydantic.Field(default=10.0, gt=0)
-    memory_mb: int = pydantic.Field(default=512, ge=32)
-    processes: int = pydantic.Field(default=64, ge=1)
-    file_size_mb: int = pydantic.Field(default=64, ge=1)
-    max_output_chars: int = pydantic.Field(default=4000, ge=100)
+    pool_size: int = pydantic.Field(default=2, ge=0, le=64, strict=True,
+                                    description="Warm workers kept ready, 0 to 64")
+    max_workers: int = pydantic.Field(default=8, ge=1, le=256, strict=True,
+                                      description="Live workers at most, 1 to 256")
+    max_idle_s: float = pydantic.Field(
+        default=300.0, gt=0, le=86_400,
+        description="Seconds an idle worker is kept, above 0 and at most 86400")
+    wall_s: float = pydantic.Field(
+        default=10.0, ge=_range("wall_s")[0], le=3600,
+        description="Seconds of real time per call, 0.01 to 3600")
+    cpu_s: float | None = pydantic.Field(
+        default=10.0, ge=_range("cpu_s")[0], le=3600,
+        description="Seconds of CPU time per call, 0.01 to 3600 (null: no limit)")
+    memory_mb: int = pydantic.Field(
+        default=512, ge=_range("memory_mb")[0], le=_range("memory_mb")[1], strict=True,
+        description="Memory per call in MiB, 32 to 262144 (256 GiB)")
+    processes: int = pydantic.Field(
+        default=64, ge=_range("processes")[0], le=4096, strict=True,
+        description="Processes and threads per call, 1 to 4096")
+    file_size_mb: int = pydantic.Field(
+        default=64, ge=_range("file_size_mb")[0], le=_range("file_size_mb")[1], strict=True,
+        description="Largest file the code may write, in MiB, 1 to 65536")
+    max_output_chars: int = pydantic.Field(
+        default=4000, ge=100, le=1_000_000, strict=True,
+        description="Characters of output the model sees, 100 to 1,000,000")
     stateful: bool = pydantic.Field(default=False, description="keep variables between calls")
 
     @pydantic.model_validator(mode="after")
@@ -213,20 +252,25 @@ class PythonToolOptions(pydantic.BaseModel):
 def python_toolset(sandbox: Sandbox | None = None, *, backend: Backend = "auto",
                    image: str | None = None, limits: Limits | None = None,
                    pool: PoolConfig | None = None, max_output_chars: int = 4000,
-                   stateful: bool = False) -> PythonToolset:
+                   stateful: bool = False, isolation: IsolationPolicy = "best"
+                   ) -> PythonToolset:
     """The python tool for an Agent: ``Agent(model, tools=[python_toolset()])``.
 
     Args:
         sandbox: Run in this sandbox (you close it); default: a new one per agent run.
-        backend: ``"auto"`` (Docker when a daemon answers), ``"docker"`` or ``"process"``.
+        backend: ``"auto"`` (Docker when a daemon answers, else bubblewrap, else the plain
+            process sandbox), ``"docker"``, ``"bwrap"`` or ``"process"``.
         image: The Docker image (docker only).
         limits: Limits of every call.
         pool: Warm workers to keep.
         max_output_chars: What the model sees of the output, at most.
         stateful: Keep variables between calls (one session per agent run).
+        isolation: ``"strict"`` refuses to run code anywhere weaker than a container or
+            namespaces (:class:`SandboxError` at start); ``"best"`` takes what there is.
     """
     return PythonToolset(sandbox, backend=backend, image=image, limits=limits, pool=pool,
-                         max_output_chars=max_output_chars, stateful=stateful)
+                         max_output_chars=max_output_chars, stateful=stateful,
+                         isolation=isolation)
 
 
 class PythonToolFactory(ToolFactory):
@@ -244,7 +288,7 @@ class PythonToolFactory(ToolFactory):
                           max_idle_s=options.max_idle_s)
         return python_toolset(backend=options.backend, image=options.image, limits=limits,
                               pool=pool, max_output_chars=options.max_output_chars,
-                              stateful=options.stateful)
+                              stateful=options.stateful, isolation=options.isolation)
 
 
 python_tool = PythonToolFactory()

@@ -217,9 +217,18 @@ class SmtOptions(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
     timeout_s: float = pydantic.Field(default=10.0, gt=0, le=600,
-                                      description="solver time limit when a call names none")
+                                      description="solver time limit when a call names none, "
+                                                  "above 0 and at most 600 seconds")
     max_timeout_s: float = pydantic.Field(default=60.0, gt=0, le=3600,
-                                          description="the largest time limit a call may ask")
+                                          description="the largest time limit a call may ask, "
+                                                      "above 0 and at most 3600 seconds")
+
+    @pydantic.model_validator(mode="after")
+    def _ordered(self) -> SmtOptions:
+        if self.timeout_s > self.max_timeout_s:
+            raise ValueError(f"timeout_s={self.timeout_s:g} is more than "
+                             f"max_timeout_s={self.max_timeout_s:g}")
+        return self
 
 
 class SmtToolFactory(ToolFactory):

@@ -69,7 +69,8 @@ def test_the_logic_recipe_loads_and_builds_its_tools() -> None:
 
 
 def test_recipe_options_are_checked() -> None:
-    with pytest.raises(RecipeError, match=r"invalid options for tool 'logic': backend"):
+    with pytest.raises(RecipeError, match=r"^<recipe>:3: tools\.0\.backend: Input should be "
+                                          r"'z3', 'eprover' or 'both', got 'vampire'$"):
         parse_recipe("tools:\n  - name: logic\n    backend: vampire\n")
     with pytest.raises(UserError, match="require_agreement needs backend 'both'"):
         resolve_tool("logic", {"require_agreement": True})

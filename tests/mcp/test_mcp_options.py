@@ -59,9 +59,8 @@ def test_bad_options_name_the_problem_and_the_valid_options(
 def test_recipe_errors_point_at_the_line() -> None:
     text = "tools:\n  - calculator\n  - name: mcp\n    url: http://127.0.0.1:1/mcp\n" \
            "    cwd: /tmp\n"
-    with pytest.raises(RecipeError, match=r"^<recipe>:3: tools\.1: invalid options for tool "
-                                          r"'mcp': \(options\): options \['cwd'\] apply only to a "
-                                          r"`command` server"):
+    with pytest.raises(RecipeError, match=r"^<recipe>:3: tools\.1: options \['cwd'\] apply only "
+                                          r"to a `command` server, not to a `url` one$"):
         parse_recipe(text)
 
 

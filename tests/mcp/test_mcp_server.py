@@ -165,7 +165,8 @@ def test_cli_errors_exit_2_and_leave_nothing_running(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("tools:\n  - name: mcp\n    command: no-such-mcp-server-xyz\n")
     result = runner.invoke(app, ["mcp", "serve", str(bad)])
-    assert result.exit_code == 1
-    assert "error: MCP server 'mcp:no-such-mcp-server-xyz' cannot start: command " \
-           "'no-such-mcp-server-xyz' was not found" in result.output
+    # Checked before anything starts: the recipe names a program that is not on PATH.
+    assert result.exit_code == 2
+    assert f"error: {bad}:3: tools.0.command: program 'no-such-mcp-server-xyz' is not found " \
+           f"on PATH" in result.output
     assert live_children() == before

@@ -79,7 +79,8 @@ def test_local_settings_are_checked(field: str, value: object, message: str) -> 
 
 def test_litellm_options_do_not_apply_to_local_models() -> None:
     with pytest.raises(UserError, match=r"options \['api_base'\] do not apply to 'local/smollm2'"):
-        resolve_model("local/smollm2", api_base="http://127.0.0.1:1/v1")
+        resolve_model("local/smollm2", api_base="http://127.0.0.1:1/v1",
+                      settings=ModelSettings(temperature=0.2))
 
 
 # -- model files and the extra ---------------------------------------------------------------

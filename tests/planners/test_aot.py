@@ -328,5 +328,6 @@ def test_registered_and_usable_from_a_recipe() -> None:
     result = agent.run(str(recipe.input))
     assert result.status == "ok" and result.answer is not None
     assert result.usage.model_calls >= 4
-    with pytest.raises(RecipeError, match=r"<recipe>:3: planner: .*unknown strategy 'nope'"):
+    with pytest.raises(RecipeError, match=r"^<recipe>:4: planner\.strategy: unknown strategy "
+                                          r"'nope'; valid strategies \(or 'direct'\): 'beam'"):
         parse_recipe("model: simulated\nplanner:\n  kind: aot\n  strategy: nope\n")

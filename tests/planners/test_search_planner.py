@@ -71,9 +71,17 @@ def test_game24_recipe_solves_with_every_strategy(tmp_path: Path) -> None:
         solved = 0
         for numbers in puzzles:
             result = agent.run(" ".join(map(str, numbers)))
-            assert result.status == "ok" and result.answer, (name, result.error)
+            assert result.answer, (name, result.error)
             assert result.usage.model_calls <= 300
-            solved += check_answer(numbers, result.answer)
+            correct = check_answer(numbers, result.answer)
+            # The recipe's final scorer is the exact verifier: "ok" only for a verified
+            # (hence correct) answer; a wrong one is "unverified", never "ok".
+            if result.status == "ok":
+                assert result.verified is True and correct, (name, numbers, result.answer)
+            else:
+                assert result.status == "unverified" and result.verified is False, name
+                assert not correct and result.error and "rejected" in result.error
+            solved += correct
         if name != "self_consistency":  # a vote over distinct expressions proves little
             assert solved >= 2, name
 
@@ -100,26 +108,43 @@ def test_scorers_from_options() -> None:
 
 @pytest.mark.parametrize(("planner", "message"), [
     ("{kind: search, strategy: bfs}",
-     "strategy: unknown strategy 'bfs'; valid strategys: 'beam', 'best_of_n'"),
+     "planner.strategy: unknown strategy 'bfs'; valid strategies: 'beam', 'best_of_n'"),
     ("{kind: search, strategy: {kind: beam, widht: 2}}",
-     "strategy: invalid options for strategy 'beam': widht: Extra inputs are not permitted "
-     "(valid options: width, expansion, aggregation)"),
-    ("{kind: search, strategy: {width: 2}}", "strategy: strategy {'width': 2} needs a `kind`"),
+     "planner.strategy.widht: unknown option of strategy 'beam'; valid options: width, "
+     "expansion, aggregation"),
+    ("{kind: search, strategy: {width: 2}}",
+     "planner.strategy: strategy {'width': 2} needs a `kind`"),
+    ("{kind: search, strategy: {kind: bfs}}",
+     "planner.strategy.kind: unknown strategy 'bfs'; valid strategies: 'beam', 'best_of_n'"),
     ("{kind: search, task: sudoku}",
-     "task: unknown search task 'sudoku'; valid search tasks: 'chain', 'game24'"),
+     "planner.task: unknown search task 'sudoku'; valid search tasks: 'chain', 'game24'"),
     ("{kind: search, task: {kind: chain, depth: 3}}",
-     "task: invalid options for search task 'chain': depth: Extra inputs are not permitted "
-     "(valid options: max_depth, temperature)"),
-    ("{kind: search, scorer: oracle}", "scorer: unknown scorer 'oracle'; valid scorers: 'judge'"),
+     "planner.task.depth: unknown option of search task 'chain'; valid options: max_depth, "
+     "temperature"),
+    ("{kind: search, scorer: oracle}",
+     "planner.scorer: unknown scorer 'oracle'; valid scorers: 'judge'"),
     ("{kind: search, final_scorer: {kind: tool}}",
-     "final_scorer: scorer {'kind': 'tool'}: kind 'tool' needs `tool: <registered tool name>`"),
-    ("{kind: search, strategies: [beam]}", "strategies: Extra inputs are not permitted"),
+     "planner.final_scorer: scorer {'kind': 'tool'}: kind 'tool' needs "
+     "`tool: <registered tool name>`"),
+    ("{kind: search, strategies: [beam]}",
+     "planner.strategies: unknown option of planner 'search'; valid options: strategy, task, "
+     "scorer, final_scorer"),
 ])
 def test_bad_options_fail_at_recipe_load(planner: str, message: str) -> None:
     with pytest.raises(RecipeError, match="planner") as info:
         parse_recipe(f"planner: {planner}\n", path="r.yaml")
-    assert str(info.value).startswith(
-        f"r.yaml:1: planner: invalid options for planner 'search': {message}")
+    assert str(info.value).startswith(f"r.yaml:1: {message}")
+
+
+def test_a_scorer_tool_must_be_one_of_the_recipe_tools() -> None:
+    text = ("tools: [calculator]\nplanner:\n  kind: search\n"
+            "  final_scorer: {kind: tool, tool: calculater}\n")
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(text, path="r.yaml")
+    assert str(info.value) == (
+        "r.yaml:4: planner.final_scorer.tool: tool 'calculater' is not one of the recipe's "
+        "tools ('calculator'); add it to `tools:`; did you mean 'calculator'?")
+    parse_recipe(text.replace("calculater", "calculator"))
 
 
 def test_budget_exhaustion_is_partial_with_the_best_answer_so_far() -> None:
@@ -146,3 +171,37 @@ def test_no_answer_fails_with_the_counters() -> None:
 def test_unknown_task_kind_from_code() -> None:
     with pytest.raises(UserError, match="unknown search task 'sudoku'"):
         SearchPlanner(task="sudoku")
+
+
+def test_no_answer_carries_the_first_provider_error_verbatim() -> None:
+    from forethought.models.litellm_import import import_now
+    from forethought.models.litellm_model import LiteLLMModel
+    from tests.fake_openai import API_KEY, MODEL, FakeOpenAI
+
+    import_now()
+    reason = "max_tokens is too large: 999999. This model supports at most 4096 tokens."
+    with FakeOpenAI() as server:
+        server.error(400, reason)
+        server.error(400, reason)
+        model = LiteLLMModel(MODEL, api_base=server.base_url, api_key=API_KEY, max_retries=0)
+        agent = Agent(model, store=None, cache=False,
+                      planner=SearchPlanner(strategy={"kind": "self_consistency", "n": 2}))
+        result = agent.run("What is 2 + 2?")
+        assert len(server.requests) == 2  # a 400 is not retried
+    assert result.status == "failed" and result.answer is None
+    assert result.error is not None
+    stats, first_failure = result.error.split("; first failure: ")
+    assert stats == ("the search found no answer; candidates=0, distinct_answers=0, "
+                     "failed_calls=1, rollouts=0")
+    assert first_failure.startswith("openai/test-model: HTTP 400: ")
+    assert first_failure.endswith(reason)
+
+
+def test_a_scorer_tool_missing_from_the_run_fails_before_any_call() -> None:
+    script = ScriptedModel(["Answer: 4"] * 4)
+    agent = Agent(script, store=None, tools=["calculator"],
+                  planner=SearchPlanner(final_scorer={"kind": "tool", "tool": "checker"}))
+    result = agent.run("What is 2 + 2?")
+    assert result.status == "failed" and script.requests == []
+    assert result.error == ("the scorer's tool 'checker' is not among the run's tools "
+                            "('calculator')")

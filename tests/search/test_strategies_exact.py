@@ -316,7 +316,7 @@ def test_bad_options_name_the_option_and_the_valid_ones() -> None:
         strategy_class("beam").from_options({"widht": 3})
     with pytest.raises(UserError, match="strategy 'best_of_n': n: Input should be greater"):
         BestOfN(n=0)
-    with pytest.raises(UserError, match="unknown strategy 'bfs'; valid strategys: 'beam'"):
+    with pytest.raises(UserError, match="unknown strategy 'bfs'; valid strategies: 'beam'"):
         strategy_class("bfs")
     assert repr(BeamSearch(width=2)) == "BeamSearch(width=2, expansion=4, aggregation='max')"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pydantic
 
+from forethought._options import Problem
 from forethought.exceptions import ModelRetry, UserError
 from forethought.tools.base import FunctionTool, Tool, ToolFactory
 from forethought.tools.logic.entailment import BackendChoice, acheck_entailment
@@ -33,7 +34,14 @@ class LogicOptions(pydantic.BaseModel):
     require_agreement: bool = pydantic.Field(
         default=False, description="with both backends, answer Unknown unless they agree")
     timeout_s: float = pydantic.Field(default=10.0, gt=0, le=600,
-                                      description="time limit of each prover per call")
+                                      description="time limit of each prover per call, above "
+                                                  "0 and at most 600 seconds")
+
+    @pydantic.model_validator(mode="after")
+    def _agreement(self) -> LogicOptions:
+        if self.require_agreement and self.backend != "both":
+            raise ValueError("require_agreement needs backend 'both'")
+        return self
 
 
 class LogicToolFactory(ToolFactory):
@@ -41,6 +49,14 @@ class LogicToolFactory(ToolFactory):
 
     name = "logic"
     Options = LogicOptions
+
+    def check(self, options: pydantic.BaseModel) -> list[Problem]:
+        assert isinstance(options, LogicOptions)
+        if options.backend != "z3" and eprover_path() is None:
+            return [Problem(loc=("backend",), message=f"backend {options.backend!r} needs the "
+                            f"E prover, which is not installed (apt-get install eprover); use "
+                            f"backend 'z3'")]
+        return []
 
     def build(self, options: pydantic.BaseModel) -> Tool:
         assert isinstance(options, LogicOptions)

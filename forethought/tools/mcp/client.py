@@ -53,7 +53,7 @@ _STDERR_TAIL = 4000
 _STDERR_LINES = 5
 
 
-def _local_name(name: str) -> str:
+def local_name(name: str) -> str:
     """A valid forethought tool name for an MCP tool name (which may use other characters)."""
     local = _LOCAL_NAME_BAD.sub("_", name)
     if not re.match(r"[A-Za-z_]", local):
@@ -263,7 +263,7 @@ class MCPToolset(Toolset):
             if (self.include is not None and item.name not in self.include) \
                     or item.name in self.exclude:
                 continue
-            local = _local_name(self.prefix + item.name)
+            local = local_name(self.prefix + item.name)
             if local in made:
                 raise UserError(f"MCP server {self.name!r}: tools {made[local].remote_name!r} "
                                 f"and {item.name!r} both become {local!r}; use include/exclude")

@@ -24,19 +24,19 @@ class RetrieveOptions(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    corpus: str | None = None
-    """A folder of .txt/.md files, one such file, or a JSONL file (relative to the working
-    directory)."""
-    index: str | None = None
-    """A folder for the saved index: loaded when it matches the corpus, (re)built otherwise;
-    alone (without ``corpus``) it must hold a saved index."""
+    corpus: str | None = pydantic.Field(default=None, description=(
+        "A folder of .txt/.md files, one such file, or a JSONL file (in a recipe, relative to "
+        "the recipe's folder; from code, to the working directory)"))
+    index: str | None = pydantic.Field(default=None, description=(
+        "A folder for the saved index: loaded when it matches the corpus, (re)built otherwise; "
+        "alone (without `corpus`) it must hold a saved index. Relative like `corpus`"))
     format: CorpusFormat = "auto"
     split: SplitMode = "paragraph"
     """For text files: one passage per paragraph, or per file."""
     text_field: str = "text"
     id_field: str | None = None
     title_field: str | None = None
-    k: int = pydantic.Field(default=5, ge=1, le=MAX_K)
+    k: int = pydantic.Field(default=5, ge=1, le=MAX_K, strict=True)
     """Passages returned when the model does not say."""
     language: str | None = "english"
     """Stemmer language (Snowball); null for no stemming."""
@@ -48,7 +48,9 @@ class RetrieveOptions(pydantic.BaseModel):
     embedding_api_base: str | None = None
     hybrid_weight: float = pydantic.Field(default=0.5, ge=0.0, le=1.0)
     fusion: Fusion = "weighted"
-    max_chars: int | None = pydantic.Field(default=1000, ge=20)
+    max_chars: int | None = pydantic.Field(
+        default=1000, ge=20, le=1_000_000, strict=True,
+        description="Characters of each passage shown, 20 to 1,000,000 (null: all)")
     """Each passage's text is cut to this many characters in the tool's output."""
     name: str = "retrieve"
     description: str | None = None

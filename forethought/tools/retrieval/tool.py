@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
 
+from forethought._options import Problem
 from forethought.exceptions import ModelRetry, UserError
 from forethought.tools.base import FunctionTool, Tool, ToolFactory, Toolset
 from forethought.tools.retrieval.options import MAX_K, RetrieveOptions
@@ -71,6 +72,20 @@ class RetrieveFactory(ToolFactory):
 
     name = "retrieve"
     Options = RetrieveOptions
+    path_options = ("corpus", "index")
+
+    def tool_names(self, options: pydantic.BaseModel) -> list[str] | None:
+        return [cast(RetrieveOptions, options).name]
+
+    def check(self, options: pydantic.BaseModel) -> list[Problem]:
+        opts = cast(RetrieveOptions, options)
+        if opts.corpus is not None and not Path(opts.corpus).exists():
+            return [Problem(loc=("corpus",), message=f"no such file or folder: "
+                                                     f"{opts.corpus!r}")]
+        if opts.corpus is None and opts.index is not None and not Path(opts.index).is_dir():
+            return [Problem(loc=("index",), message=f"no saved index at {opts.index!r} (give "
+                                                    f"`corpus` to build one there)")]
+        return []
 
     def build(self, options: pydantic.BaseModel) -> Tool | Toolset:
         from forethought.tools.retrieval.embeddings import Embedder

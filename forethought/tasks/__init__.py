@@ -1,0 +1,1 @@
+"""Task packs: datasets with their parsers, exact checkers, metrics and search tasks."""
