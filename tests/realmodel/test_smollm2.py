@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -265,3 +266,19 @@ async def test_the_agent_starts_and_stops_its_local_server() -> None:
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as client:
             await client.get(f"http://127.0.0.1:{port}/v1/models")
+
+
+async def test_counting_tokens_leaves_no_open_files_at_exit() -> None:
+    # llama-cpp-python opens two /dev/null files at import and never closes them; a process
+    # that counted prompt tokens must still end without a ResourceWarning.
+    script = ("from forethought.models.local.files import language_model_file\n"
+              "from forethought.models.local.tokens import PromptCounter\n"
+              "counter = PromptCounter(language_model_file('smollm2'), None)\n"
+              "print(counter.count([{'role': 'user', 'content': 'hello there'}]))\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-X", "dev", "-c", script,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert int(out.decode().strip()) > 0
+    assert "ResourceWarning" not in err.decode(), err.decode()

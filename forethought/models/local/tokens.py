@@ -10,11 +10,30 @@ per generated token. A real-model test checks both against the server's own coun
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
+
+_LOADED: weakref.WeakSet[PromptCounter] = weakref.WeakSet()
+_exit_hook_registered = False
+
+
+def _close_at_exit() -> None:
+    """Free the vocabularies, then close the two ``/dev/null`` files llama-cpp-python opens at
+    import and never closes (without this, every process that counted prompt tokens ends by
+    printing two ``ResourceWarning``s).
+    """
+    for counter in list(_LOADED):
+        counter.close()
+    utils = importlib.import_module("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None and not handle.closed:
+            handle.close()
 
 
 class _Rendered(Exception):  # noqa: N818 - a control-flow signal carrying the prompt
@@ -63,6 +82,18 @@ class PromptCounter:
             # that last step is where the prompt is taken, and nothing is generated.
             llama.create_completion = capture
             self._llama = llama
+            _LOADED.add(self)
+            global _exit_hook_registered
+            if not _exit_hook_registered:
+                atexit.register(_close_at_exit)
+                _exit_hook_registered = True
+
+    def close(self) -> None:
+        """Free the vocabulary (it is loaded again when next needed)."""
+        with self._lock:
+            llama, self._llama = self._llama, None
+        if llama is not None:
+            llama.close()
 
     @property
     def loaded(self) -> bool:
