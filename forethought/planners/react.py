@@ -21,6 +21,7 @@ import pydantic
 
 from forethought.exceptions import BudgetExceeded, ToolError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
+from forethought.planners.answer_stream import AnswerStream, FinishActionStream
 from forethought.planners.base import Planner, PlanOutcome, describe_tools
 from forethought.planners.react_actions import Finish, InvalidAction, parse_action
 from forethought.runtime.context import RunContext
@@ -91,6 +92,10 @@ class ReActPlanner(Planner):
         return PlanOutcome(answer=transcript.last_observation, status="failed", partial=True,
                            error=f"ReAct reached max_steps={self.max_steps} without "
                                  f"Action: Finish(...)")
+
+    def answer_stream(self, purpose: str | None, node_id: str | None) -> AnswerStream | None:
+        """The step that writes ``Action: Finish(<answer>)`` streams it as it is written."""
+        return FinishActionStream(unquote=True) if purpose == "react" else None
 
     async def _step(self, ctx: RunContext, transcript: _Transcript, step: int) -> str | None:
         """One turn; the final answer if the model finished, else ``None``."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections import Counter
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias, cast
@@ -32,6 +33,7 @@ from forethought.exceptions import BudgetExceeded, ForethoughtError
 from forethought.models.messages import ModelRequest, ModelResponse, ModelSettings, Usage
 from forethought.runtime.collector import large_batch
 from forethought.runtime.context import RunContext
+from forethought.runtime.events import StrategyStep
 
 
 @dataclass(kw_only=True, frozen=True, slots=True)
@@ -161,6 +163,7 @@ async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = 
     sent back in order, and the machine's return value is returned.
     """
     exhausted = False
+    steps = 0
     try:
         batch = next(machine)
         while True:
@@ -174,6 +177,12 @@ async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = 
             with large_batch(_calls(batch)):
                 outcomes = await _run_batch(ctx, batch, node_id)
                 exhausted = budget_hit(outcomes)
+                steps += 1
+                if ctx.events.active:
+                    ctx.events.emit(StrategyStep(
+                        node_id=node_id, step=steps,
+                        actions=dict(Counter(a.tag for a in batch)),
+                        failed=sum(not o.ok for o in outcomes), budget_hit=exhausted))
                 batch = machine.send(outcomes)
     except StopIteration as stop:
         return stop.value
