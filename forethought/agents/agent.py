@@ -251,8 +251,8 @@ class Agent(RunForms[DepsT, OutputT]):
             deps: Deps for this run's tools (default: the agent's).
             output_type: This run's output type (default: the agent's; the agent's output
                 validators apply only to its own type).
-            within: A budget this run's calls also count against (a dataset's, shared by
-                its instances).
+            within: A budget this run's calls also count against (a dataset's, shared by its
+                instances), admitted at dispatch like the run's own.
         """
         spec = self._prepare(question, budget=budget, history=history, deps=deps,
                              output_type=output_type)

@@ -44,7 +44,7 @@ class RunSpec(Generic[OutputT]):
     deps: Any
     output: OutputSpec[OutputT]
     within: BudgetTracker | None = None
-    """A budget the run's calls also count against (a dataset's)."""
+    """A parent budget (a dataset's) this run's calls also count against."""
     rerun: RerunRequest | None = None
     """Set for a re-run of one node of an earlier run (:meth:`Agent.rerun`)."""
 

@@ -329,8 +329,7 @@ class RunContext(Generic[DepsT]):
             self._tool_failed(node_id, call_id, name, str(exc), start)
             raise
         except asyncio.CancelledError:
-            # Closed, not left dangling.
-            self._tool_failed(node_id, call_id, name, "cancelled", start)
+            self._tool_failed(node_id, call_id, name, "cancelled", start)  # closed, not dangling
             raise
         except ToolError as exc:
             self._tool_failed(node_id, call_id, name, str(exc), start)
