@@ -37,12 +37,15 @@ PROMPT = "› "
 
 
 def key_bindings() -> KeyBindings:
-    """Enter sends (or takes the highlighted completion); Esc Enter, Ctrl-J and a line ending
-    in a backslash start a new line.
+    """Enter sends (or takes the highlighted completion); Esc Enter (Alt-Enter) and a line
+    ending in a backslash start a new line. Ctrl-J is Enter too: an Enter typed while a run
+    goes reaches the prompt as a line feed (the terminal is not in raw mode between prompts),
+    and it must send the line typed ahead, not break it. Pasted text keeps its line breaks.
     """
     kb = KeyBindings()
 
     @kb.add("enter")
+    @kb.add("c-j")
     def _enter(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
         state = buffer.complete_state
@@ -55,7 +58,6 @@ def key_bindings() -> KeyBindings:
             buffer.validate_and_handle()
 
     @kb.add("escape", "enter")
-    @kb.add("c-j")
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 

@@ -31,8 +31,8 @@ async def help_command(shell: Shell, words: list[str]) -> None:
     shell.console.print(table)
     shell.console.print(Text(
         "Anything else is a question; follow-up questions see the conversation. Enter sends; "
-        "Esc Enter or Ctrl-J (or a line ending in \\) starts a new line; Tab completes; "
-        "Ctrl-C cancels a run; Ctrl-D leaves.", style="dim"))
+        "Esc Enter (Alt-Enter) or a line ending in \\ starts a new line, and pasted text keeps "
+        "its lines; Tab completes; Ctrl-C cancels a run; Ctrl-D leaves.", style="dim"))
 
 
 COMMANDS: dict[str, Command] = {c.name: c for c in [

@@ -26,16 +26,18 @@ def completions(driver: Driver, text: str) -> list[str]:
 
 
 async def test_multi_line_questions_and_ctrl_c_at_the_prompt(driver: Driver) -> None:
-    # A backslash at the end of a line, Esc Enter and Ctrl-J each start a new line; Ctrl-C
-    # at the prompt drops what was typed.
-    driver.pipe.send_text("A question\\\rin lines:\x1b\rplease\nWhat is 2 * (3 + 4)?\r")
+    # A backslash at the end of a line and Esc Enter start a new line, a paste keeps its
+    # lines; Ctrl-C at the prompt drops what was typed; a line feed (an Enter typed ahead
+    # while the terminal was not in raw mode) sends.
+    driver.pipe.send_text("A question\\\rin lines:\x1b\r\x1b[200~pasted\nlines\x1b[201~\r")
     driver.pipe.send_text("never asked\x03")
+    driver.pipe.send_text("What is 2 * (3 + 4)?\n")
     out = await driver.run("/usage")
     questions = [e.text for e in driver.session.transcript if e.kind == "question"]
-    assert questions == ["A question\nin lines:\nplease\nWhat is 2 * (3 + 4)?"]
-    assert "\n14\n" in out and "session: 1 run" in out
+    assert questions == ["A question\nin lines:\npasted\nlines", "What is 2 * (3 + 4)?"]
+    assert "\n14\n" in out and "session: 2 runs" in out
     history = driver.repl.prompt.history.get_strings()
-    assert history == [questions[0], "/usage"]
+    assert history == [*questions, "/usage"]
 
 
 def test_commands_complete_by_prefix(driver: Driver) -> None:
