@@ -265,8 +265,11 @@ class Agent(RunForms[DepsT, OutputT]):
             return await self._arun(spec, subscriber)
 
     async def __aenter__(self) -> Self:
-        """Start the toolsets once for several runs (otherwise each run starts and stops them)."""
+        """Start the model's server, if it has one, and the toolsets once for several runs
+        (otherwise each run starts and stops them).
+        """
         if self._entered == 0:
+            await self.model.start()
             started: list[Toolset] = []
             try:
                 for toolset in self.toolsets:
@@ -276,7 +279,10 @@ class Agent(RunForms[DepsT, OutputT]):
                     for t in toolset.tools():
                         self.tools.add(t)
             except BaseException:
-                await self._stop(started)
+                try:
+                    await self._stop(started)
+                finally:
+                    await self.model.stop()
                 raise
         self._entered += 1
         return self
@@ -284,7 +290,10 @@ class Agent(RunForms[DepsT, OutputT]):
     async def __aexit__(self, *exc: object) -> None:
         self._entered -= 1
         if self._entered == 0:
-            await self._stop(self.toolsets)
+            try:
+                await self._stop(self.toolsets)
+            finally:
+                await self.model.stop()
 
     async def _stop(self, toolsets: list[Toolset]) -> None:
         errors: list[Exception] = []

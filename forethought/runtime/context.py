@@ -18,6 +18,7 @@ context through the small :class:`ToolLike` / :class:`ToolsLike` protocols, whic
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import asynccontextmanager
@@ -59,6 +60,8 @@ from forethought.runtime.rendering import render_output
 T = TypeVar("T")
 DepsT = TypeVar("DepsT", default=Any)
 """The type of :attr:`RunContext.deps` (``Any`` when a context is not parameterised)."""
+
+_log = logging.getLogger("forethought")
 
 
 class ToolLike(Protocol):
@@ -254,10 +257,14 @@ class RunContext(Generic[DepsT]):
                     error=f"{type(exc).__name__}: {exc}", response=_partial(exc)))
             raise
         ticket.settle(response.usage)
+        for warning in response.warnings:
+            _log.warning("%s (model %s, call %d%s)", warning, model.name, call_id,
+                         f", node {node_id}" if node_id else "")
         if self.events.active:
             self.events.emit(ModelCallFinished(node_id=node_id, model=model.name,
                                                purpose=request.purpose, call_id=call_id,
                                                usage=response.usage, cached=response.cached,
+                                               warnings=tuple(response.warnings),
                                                response=response))
         return response
 

@@ -153,6 +153,8 @@ class ModelCallFinished(Event):
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
     error: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What the usage counts say was cut short (see :mod:`forethought.models.truncation`)."""
     response: ModelResponse | None = field(default=None, metadata=_CONTENT)
     """Content: the reply (every sample's text and tool calls); on a failure, what arrived
     before it (a stream cut short), else ``None``."""
