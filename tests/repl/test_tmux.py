@@ -73,14 +73,17 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
                str(tmp_path / "runs.sqlite")]
     shell = (f"env -i {' '.join(f'{k}={shlex.quote(v)}' for k, v in env.items())} "
              f"{shlex.join(command)}; echo EXITED $?; sleep 60")
-    term.tmux("new-session", "-d", "-s", "repl", "-x", str(WIDTH), "-y", str(HEIGHT), shell)
-    try:
+    socket_path: Path | None = None
+    try:  # new-session inside: a server that started but failed later is killed too
+        term.tmux("new-session", "-d", "-s", "repl", "-x", str(WIDTH), "-y", str(HEIGHT),
+                  shell)
         socket_path = Path(term.tmux("display-message", "-p", "#{socket_path}").strip())
         yield term
     finally:
         subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True,
                        timeout=30, check=False)
-    socket_path.unlink(missing_ok=True)  # kill-server leaves the socket file behind
+        if socket_path is not None:
+            socket_path.unlink(missing_ok=True)  # kill-server leaves the socket file behind
 
 
 def test_a_session_in_a_real_terminal(terminal: Terminal, tmp_path: Path) -> None:
