@@ -83,7 +83,10 @@ async def test_a_cancelled_caller_kills_the_job_and_the_pool_stays_clean(
                                  "the job still runs")
     teardown = 5.0 if sandbox.isolation == "container" else 1.0  # removing a container
     assert gone_after < teardown, f"the job ran on for {gone_after:.2f} s after the cancel"
-    assert max(lags, default=0) < 0.1, f"the event loop stalled for {max(lags):.3f} s"
+    # Ticks are wall time, so they include the scheduler's preemption on a loaded 2-core
+    # machine (seen up to 0.13 s); a cancel that blocks the loop (a synchronous `docker kill`,
+    # a wait on the job) stalls it for longer than this.
+    assert max(lags, default=0) < 0.25, f"the event loop stalled for {max(lags):.3f} s"
     if session is not None:
         assert not session.alive
         with pytest.raises(SandboxError, match="the session has ended"):
