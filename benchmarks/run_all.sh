@@ -39,6 +39,7 @@ BENCHMARKS=(
     adaptive_concurrency
     graph_scaling
     trace_page
+    repl_latency
 )
 
 stamp() { date -u '+%Y-%m-%d %H:%M:%S UTC'; }

@@ -16,6 +16,7 @@ import typer
 from forethought._version import __version__
 from forethought.eval.cli import eval_command
 from forethought.mcp_cli import mcp_app
+from forethought.repl.cli import repl_command
 from forethought.trace.commands import runs_app, trace_command
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ app.add_typer(mcp_app, name="mcp")
 app.add_typer(runs_app, name="runs")
 app.command("trace")(trace_command)
 app.command("eval")(eval_command)
+app.command("repl")(repl_command)
 
 
 def _version(value: bool) -> None:

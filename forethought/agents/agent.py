@@ -36,12 +36,26 @@ from forethought.agents.output import (
     OutputT,
     OutputTypeSpec,
 )
+from forethought.agents.rerun import (
+    Replay,
+    RerunRequest,
+    StrategySpec,
+    make_rerun,
+    rerun_targets,
+    split_history,
+)
 from forethought.agents.run_forms import RunForms, RunSpec
 from forethought.exceptions import BudgetExceeded, ForethoughtError, RunError, UserError
 from forethought.models.base import Model
 from forethought.models.messages import Message, Usage
 from forethought.models.registry import resolve_model
-from forethought.planners.base import Planner, PlanOutcome, PlanStatus, planner_class
+from forethought.planners.base import (
+    Planner,
+    PlanOutcome,
+    PlanStatus,
+    RerunTarget,
+    planner_class,
+)
 from forethought.runtime.budget import Budget, BudgetTracker
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import EventBus, RunFinished, RunStarted, Subscriber
@@ -97,6 +111,9 @@ class AgentResult(Generic[OutputT]):
     Pass it as ``history=`` to continue."""
     new_messages: list[Message] = field(default_factory=list[Message])
     """This run's exchange: the question, each tool call with its result, the answer."""
+    replay: Replay | None = field(default=None, repr=False)
+    """What :meth:`Agent.rerun` needs to run one of this run's nodes again (``None``: its
+    planner cannot, or the run ended before the planner did anything)."""
     _output: Any = field(default=NO_OUTPUT, repr=False)
 
     @property
@@ -297,9 +314,11 @@ class Agent(RunForms[DepsT, OutputT]):
         events = EventBus(run_id)
         store = self.store
         if store is not None:
-            store.start_run(run_id, question=question,
-                            meta={"model": self.model.name, "planner": self.planner.name,
-                                  "tools": self.tools.names()})
+            meta: dict[str, Any] = {"model": self.model.name, "planner": self.planner.name,
+                                    "tools": self.tools.names()}
+            if spec.rerun is not None:
+                meta.update(spec.rerun.meta())
+            store.start_run(run_id, question=question, meta=meta)
             events.subscribe(store.record)
         for each in self.subscribers:
             events.subscribe(each)
@@ -317,10 +336,11 @@ class Agent(RunForms[DepsT, OutputT]):
         answer: str | None = None
         error: str | None = None
         try:
-            asked = await contextualize(ctx, question, spec.history, self.history_policy,
-                                        self._summaries())
+            asked = spec.rerun.replay.asked if spec.rerun is not None else \
+                await contextualize(ctx, question, spec.history, self.history_policy,
+                                    self._summaries())
             ctx.question = asked
-            outcome = await self._solve(ctx, asked)
+            outcome = await self._solve(ctx, asked, spec.rerun)
             status, answer, error = outcome.status, outcome.answer, outcome.error
             partial = outcome.partial
             produced = await spec.output.produce(ctx, asked, outcome,
@@ -340,6 +360,9 @@ class Agent(RunForms[DepsT, OutputT]):
                                partial=partial, verified=outcome.verified, score=outcome.score,
                                error=error, rounds=outcome.rounds,
                                messages=[*spec.history, *new], new_messages=new,
+                               replay=None if outcome.state is None else Replay(
+                                   planner=self.planner.name, asked=asked,
+                                   state=outcome.state),
                                _output=produced.value)
         except BudgetExceeded as exc:
             # A planner that let the refusal escape: still a result, not an error.
@@ -365,17 +388,21 @@ class Agent(RunForms[DepsT, OutputT]):
                                         "latency_s": tracker.spent.latency_s,
                                         "model_calls": tracker.spent.model_calls})
 
-    async def _solve(self, ctx: RunContext, question: str) -> PlanOutcome:
-        """The planner's answer; past the deadline (plus a grace period for the planner to
-        finish with what it has), whatever it is still waiting on is cancelled.
+    async def _solve(self, ctx: RunContext, question: str, rerun: RerunRequest | None
+                     ) -> PlanOutcome:
+        """The planner's answer (or its re-run of a node); past the deadline (plus a grace
+        period for the planner to finish with what it has), whatever it is still waiting on is
+        cancelled.
         """
+        work = self.planner.solve(ctx, question) if rerun is None else self.planner.rerun(
+            ctx, question, rerun.replay.state, rerun.node, rerun.strategy)
         remaining = ctx.budget.remaining_seconds()
         if remaining is None:
-            return await self.planner.solve(ctx, question)
+            return await work
         scope = asyncio.timeout(remaining + DEADLINE_GRACE_S)
         try:
             async with scope:
-                return await self.planner.solve(ctx, question)
+                return await work
         except TimeoutError:
             if not scope.expired():
                 raise
@@ -401,6 +428,50 @@ class Agent(RunForms[DepsT, OutputT]):
                              output_type=output_type)
         return run_sync(self._start(spec, None), name="Agent.run()",
                         async_form="agent.arun(...)")
+
+    # -- re-runs -------------------------------------------------------------------------
+
+    def rerun_targets(self, previous: AgentResult[Any]) -> list[RerunTarget]:
+        """The nodes of ``previous`` (a run of this agent's planner) that :meth:`arerun` can
+        run again, each with what re-running it redoes (see :mod:`forethought.agents.rerun`).
+        """
+        return rerun_targets(self.planner, previous)
+
+    async def arerun(self, previous: AgentResult[Any], node: str, *,
+                     strategy: StrategySpec | None = None, budget: Budget | None = None
+                     ) -> AgentResult[OutputT]:
+        """Run ``node`` of ``previous`` again, keeping every result it does not change, and
+        answer again (see :mod:`forethought.agents.rerun` for what a node is per planner).
+
+        A new run: its own id and events in the run store, its own budget (``budget``, else
+        the agent's). Its messages are ``previous``'s history followed by the new exchange.
+
+        Args:
+            previous: A result of this agent's planner.
+            node: One of :meth:`rerun_targets`.
+            strategy: A search strategy that decides the answer at that node (a name, a
+                mapping with ``kind`` and options, or a :class:`Strategy`).
+            budget: Limits for the re-run.
+        """
+        return await self._start(self._prepare_rerun(previous, node, strategy, budget), None)
+
+    def rerun(self, previous: AgentResult[Any], node: str, *,
+              strategy: StrategySpec | None = None, budget: Budget | None = None
+              ) -> AgentResult[OutputT]:
+        """Synchronous :meth:`arerun`."""
+        spec = self._prepare_rerun(previous, node, strategy, budget)
+        return run_sync(self._start(spec, None), name="Agent.rerun()",
+                        async_form="agent.arerun(...)")
+
+    def _prepare_rerun(self, previous: AgentResult[Any], node: str,
+                       strategy: StrategySpec | None, budget: Budget | None
+                       ) -> RunSpec[Any]:
+        request = make_rerun(self.planner, previous, node, strategy)
+        question, history = split_history(previous)
+        spec = self._prepare(question, budget=budget, history=history, deps=None,
+                             output_type=None)
+        spec.rerun = request
+        return spec
 
     # -- conversations ---------------------------------------------------------------------
 

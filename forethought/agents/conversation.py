@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from forethought._sync import run_sync
 from forethought.agents.history import (
@@ -40,6 +40,7 @@ O = TypeVar("O")  # noqa: E741
 
 if TYPE_CHECKING:
     from forethought.agents.agent import Agent, AgentResult
+    from forethought.agents.rerun import StrategySpec
     from forethought.agents.streaming import AgentRun, StreamedRun
 
 _SCHEMA = """
@@ -147,6 +148,18 @@ class ConversationStore:
                 raise
         return turn
 
+    def replace_turn(self, conversation_id: str, turn: int, *, run_id: str, question: str,
+                     answer: str | None, status: str, messages: Sequence[Message]) -> None:
+        """Put another run's exchange in place of turn ``turn`` (a re-run of it)."""
+        with self._lock:
+            changed = self._conn.execute(
+                "UPDATE conversation_turns SET run_id=?, created=?, question=?, answer=?, "
+                "status=?, messages=? WHERE conversation_id=? AND turn=?",
+                (run_id, time.time(), question, answer, status, messages_to_json(messages),
+                 conversation_id, turn)).rowcount
+        if changed != 1:
+            raise UserError(f"conversation {conversation_id!r} has no stored turn {turn}")
+
     def turns(self, conversation_id: str) -> list[Turn]:
         """The stored turns in order; :class:`UserError` if there is no such conversation."""
         if not self.exists(conversation_id):
@@ -208,6 +221,8 @@ class Conversation(Generic[DepsT, OutputT]):
         self._busy = False
         self.turns = 0
         """Turns taken in this conversation (stored ones included when resumed)."""
+        self.last_result: AgentResult[OutputT] | None = None
+        """The result of the last turn taken in this process (what :meth:`arerun` re-runs)."""
 
     @property
     def messages(self) -> tuple[Message, ...]:
@@ -230,7 +245,7 @@ class Conversation(Generic[DepsT, OutputT]):
         if result is None:
             return
         if self._store is not None:
-            if self.turns == 0 and not self._store.exists(self.id):
+            if not self._store.exists(self.id):
                 self._store.create(self.id, meta={"model": self.agent.model.name,
                                                   "planner": self.agent.planner.name})
             self._store.add_turn(self.id, run_id=result.run_id, question=question,
@@ -238,6 +253,7 @@ class Conversation(Generic[DepsT, OutputT]):
                                  messages=result.new_messages)
         self._messages.extend(result.new_messages)
         self.turns += 1
+        self.last_result = result
 
     async def arun(self, question: str, *, deps: DepsT | None = None,
                    budget: Budget | None = None) -> AgentResult[OutputT]:
@@ -278,6 +294,48 @@ class Conversation(Generic[DepsT, OutputT]):
         stream.run.on_enter(self._begin)
         stream.run.on_close(lambda result: self._end(question, result))
         return stream
+
+    async def arerun(self, node: str, *, strategy: StrategySpec | None = None,
+                     budget: Budget | None = None) -> AgentResult[OutputT]:
+        """Re-run ``node`` of the last turn's run (see :meth:`Agent.arerun`); the new run
+        takes that turn's place: the conversation's messages end with its exchange instead.
+        """
+        last = self.last_result
+        if last is None:
+            raise UserError(f"conversation {self.id!r} has no turn taken in this process to "
+                            f"re-run (a turn's run state is kept in memory, not in the store)")
+        self._begin()
+        result: AgentResult[OutputT] | None = None
+        try:
+            result = await self.agent.arerun(last, node, strategy=strategy, budget=budget)
+            return result
+        finally:
+            self._busy = False
+            if result is not None:
+                self._replace_last(last, result)
+
+    def _replace_last(self, last: AgentResult[Any], result: AgentResult[OutputT]) -> None:
+        question = result.new_messages[0].content
+        if self._store is not None:
+            self._store.replace_turn(self.id, self.turns, run_id=result.run_id,
+                                     question=question, answer=result.answer,
+                                     status=result.status, messages=result.new_messages)
+        del self._messages[len(self._messages) - len(last.new_messages):]
+        self._messages.extend(result.new_messages)
+        self.last_result = result
+
+    def continue_with(self, agent: Agent[D, O]) -> Conversation[D, O]:
+        """This conversation, continued by another agent (another model, planner, tools or
+        budget): the same id, messages and turns; its next turns are stored in ``agent``'s
+        run store. The last turn's result stays re-runnable if ``agent``'s planner is the
+        same kind.
+        """
+        other: Conversation[D, O] = Conversation(agent, id=self.id,
+                                                 store=agent._conversation_store())  # pyright: ignore[reportPrivateUsage]
+        other._messages = list(self._messages)  # pyright: ignore[reportPrivateUsage]
+        other.turns = self.turns
+        other.last_result = cast("AgentResult[O] | None", self.last_result)
+        return other
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id!r}: {self.turns} turns>"

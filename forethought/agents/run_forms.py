@@ -27,6 +27,7 @@ from forethought.tools.base import FunctionTool, ToolRegistry
 
 if TYPE_CHECKING:
     from forethought.agents.agent import AgentResult
+    from forethought.agents.rerun import RerunRequest
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,6 +45,8 @@ class RunSpec(Generic[OutputT]):
     output: OutputSpec[OutputT]
     within: BudgetTracker | None = None
     """A parent budget (a dataset's) this run's calls also count against."""
+    rerun: RerunRequest | None = None
+    """Set for a re-run of one node of an earlier run (:meth:`Agent.rerun`)."""
 
 
 class RunForms(ABC, Generic[DepsT, OutputT]):

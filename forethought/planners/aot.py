@@ -165,6 +165,10 @@ class AtomOfThoughtsPlanner(Planner):
     """
 
     name: ClassVar[str] = "aot"
+    cannot_rerun: ClassVar[str] = (
+        "each step's question is contracted from the previous step's answers, so re-running "
+        "a sub-question would change every step after it: ask the question again (with "
+        "/strategy, or the planner's `strategy` option, to answer its atoms another way)")
     Options: ClassVar[type[pydantic.BaseModel]] = AoTOptions
 
     def __init__(self, *, max_depth: int = 8, adaptive_depth: bool = True,

@@ -6,15 +6,18 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pydantic
 
 from forethought._options import Loc, validate_options
-from forethought.exceptions import UnknownNameError
+from forethought.exceptions import UnknownNameError, UserError
 from forethought.planners.answer_stream import AnswerStream
 from forethought.runtime.context import RunContext, ToolsLike
 from forethought.runtime.executor import GraphResult
+
+if TYPE_CHECKING:
+    from forethought.search.base import Strategy
 
 PlanStatus = Literal["ok", "unverified", "failed", "budget_exhausted", "cancelled"]
 """``unverified``: a verifier judged the answer and rejected it (and every alternative)."""
@@ -35,6 +38,19 @@ class PlanOutcome:
     """Whether a verifier accepted the answer; ``None`` when none judged it."""
     score: float | None = None
     """The verifier's (or the search's) score of the answer, when there is one."""
+    state: Any = None
+    """What the planner keeps of this run to re-run one of its nodes later (see
+    :meth:`Planner.rerun`); ``None`` when it cannot."""
+
+
+@dataclass(kw_only=True, frozen=True)
+class RerunTarget:
+    """A node of a finished run that :meth:`Planner.rerun` can run again."""
+
+    node: str
+    """The name to pass to :meth:`Planner.rerun` (and to ``/rerun`` in the REPL)."""
+    description: str
+    """What it is and what running it again redoes."""
 
 
 class Planner(ABC):
@@ -49,6 +65,26 @@ class Planner(ABC):
     @abstractmethod
     async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
         """Answer ``question`` using ``ctx`` for every model and tool call."""
+
+    cannot_rerun: ClassVar[str] = "it does not keep what a re-run of one node would need"
+    """Why this planner cannot re-run a node (a planner that can overrides :meth:`rerun`)."""
+
+    def rerun_targets(self, state: Any) -> list[RerunTarget]:
+        """The nodes of a run (whose :attr:`PlanOutcome.state` is ``state``) that
+        :meth:`rerun` can run again; the default, none.
+        """
+        del state
+        return []
+
+    async def rerun(self, ctx: RunContext, question: str, state: Any, node: str,
+                    strategy: Strategy | None) -> PlanOutcome:
+        """Answer ``question`` again by re-running ``node`` of the run that left ``state``,
+        keeping every result it does not change; ``strategy``, when given, is the search
+        strategy that decides the answer there. The default refuses, saying why.
+        """
+        del ctx, question, state, strategy
+        raise UserError(f"planner {self.name!r} cannot re-run node {node!r}: "
+                        f"{self.cannot_rerun}")
 
     def answer_stream(self, purpose: str | None, node_id: str | None) -> AnswerStream | None:
         """A reader of the final answer in the streamed model call of ``purpose`` at

@@ -12,20 +12,31 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic
 
-from forethought.exceptions import BudgetExceeded, GraphValidationError
+from forethought.exceptions import BudgetExceeded, GraphValidationError, UserError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
 from forethought.planners.answer_stream import AnswerStream, FinishActionStream
-from forethought.planners.base import Planner, PlanOutcome, describe_tools
+from forethought.planners.base import Planner, PlanOutcome, RerunTarget, describe_tools
+from forethought.planners.llmcompiler_rerun import (
+    JOIN_NODE,
+    CompilerRun,
+    check_target,
+    decide_with,
+    reexecute,
+    rerun_targets,
+)
 from forethought.planners.plan_parser import PlanLineError, PlannedTask, StreamingPlanParser
 from forethought.runtime.context import RunContext, ToolsLike
 from forethought.runtime.events import PlannerEvent
 from forethought.runtime.executor import Executor, FailurePolicy, GraphResult, NodeStatus
 from forethought.runtime.graph import Subtask
 from forethought.runtime.rendering import render_output
+
+if TYPE_CHECKING:
+    from forethought.search.base import Strategy
 
 PLAN_SYSTEM = """\
 You are a planner. Write a plan that answers the user's question by calling tools.
@@ -61,7 +72,7 @@ class LLMCompilerOptions(pydantic.BaseModel):
 
 
 @dataclass(kw_only=True)
-class _Round:
+class PlanRound:
     """One plan-and-execute round, as the join step and the next plan see it."""
 
     tasks: list[PlannedTask] = field(default_factory=list[PlannedTask])
@@ -130,6 +141,56 @@ class LLMCompilerPlanner(Planner):
         self.max_concurrency = opts.max_concurrency
 
     async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
+        done: list[PlanRound] = []
+        outcome = await self._solve(ctx, question, done)
+        if done:
+            outcome.state = CompilerRun(rounds=tuple(done))
+        return outcome
+
+    def rerun_targets(self, state: Any) -> list[RerunTarget]:
+        """Each task that ran (re-running it re-runs what depends on it, then the join), and
+        ``join`` (the last decision, over the same results).
+        """
+        return rerun_targets(state) if isinstance(state, CompilerRun) else []
+
+    async def rerun(self, ctx: RunContext, question: str, state: Any, node: str,
+                    strategy: Strategy | None) -> PlanOutcome:
+        """Run task ``node`` again with whatever depends on it, keeping every other result
+        (or none, for ``join``), then decide the answer from the last plan's results: with
+        the join (which may no longer ask for a new plan), or with ``strategy`` sampling
+        answers over those results.
+        """
+        if not isinstance(state, CompilerRun):
+            raise UserError(f"cannot re-run {node!r}: the run was not made by the llmcompiler "
+                            f"planner, or kept nothing (it failed before any plan ran)")
+        check_target(state, node)
+        outcome = PlanOutcome(answer=None, state=state)
+        try:
+            if node != JOIN_NODE:
+                self._event(ctx, "rerun", f"task {node} and what depends on it; keeping the "
+                            f"other results")
+                run, executed = await reexecute(ctx, state, node, self.max_concurrency,
+                                                _subtask)
+                outcome.state, outcome.rounds = run, [executed]
+            assert isinstance(outcome.state, CompilerRun)
+            last = outcome.state.rounds[-1]
+            round_no = len(outcome.state.rounds) - 1
+            if strategy is not None:
+                return await decide_with(ctx, strategy, question, last.observations(),
+                                         node_id=f"join-{round_no + 1}", outcome=outcome)
+            action, text = await self._join(ctx, question, last.observations(), 0, round_no)
+        except BudgetExceeded as exc:
+            return self._out_of_budget(outcome, exc)
+        if action == "finish":
+            outcome.answer = text
+        else:
+            outcome.status = "failed"
+            outcome.error = (f"the join asked for a new plan ({text}); a re-run keeps the "
+                             f"plans, so ask the question again for a new one")
+        return outcome
+
+    async def _solve(self, ctx: RunContext, question: str, done: list[PlanRound]
+                     ) -> PlanOutcome:
         outcome = PlanOutcome(answer=None)
         history: list[str] = []
         outputs: dict[str, Any] = {}
@@ -142,6 +203,7 @@ class LLMCompilerPlanner(Planner):
             except BudgetExceeded as exc:
                 return self._out_of_budget(outcome, exc)
             assert rnd.result is not None
+            done.append(rnd)
             outcome.rounds.append(rnd.result)
             outputs.update(rnd.result.outputs)
             offset = max([offset, *(t.index for t in rnd.tasks), *rnd.errors])
@@ -185,8 +247,8 @@ class LLMCompilerPlanner(Planner):
         return outcome
 
     async def _plan_and_execute(self, ctx: RunContext, question: str, history: list[str],
-                                outputs: dict[str, Any], offset: int, round_no: int) -> _Round:
-        rnd = _Round()
+                                outputs: dict[str, Any], offset: int, round_no: int) -> PlanRound:
+        rnd = PlanRound()
         executor = Executor(ctx, max_concurrency=self.max_concurrency,
                             policy=FailurePolicy(mode="skip_dependants"))
         for node_id, value in outputs.items():
@@ -232,7 +294,7 @@ class LLMCompilerPlanner(Planner):
                     f"{len(rnd.errors) + len(rnd.unnumbered)} errors")
         return rnd
 
-    def _dispatch(self, tools: ToolsLike, executor: Executor, rnd: _Round,
+    def _dispatch(self, tools: ToolsLike, executor: Executor, rnd: PlanRound,
                   item: PlannedTask | PlanLineError, offset: int) -> None:
         if isinstance(item, PlanLineError):
             if item.index is None:
@@ -251,9 +313,7 @@ class LLMCompilerPlanner(Planner):
             rnd.errors[item.index] = f"the plan has more than {self.max_tasks} tasks"
             return
         try:
-            args = _bind_positional(tools, item)
-            executor.add(Subtask(id=str(item.index), kind="tool", tool=item.tool, args=args,
-                                 description=item.raw))
+            executor.add(_subtask(tools, item))
         except (GraphValidationError, ValueError) as exc:
             rnd.errors[item.index] = str(exc)
 
@@ -279,6 +339,12 @@ class LLMCompilerPlanner(Planner):
     def _event(ctx: RunContext, action: str, detail: str) -> None:
         if ctx.events.active:
             ctx.events.emit(PlannerEvent(action=action, detail=detail))
+
+
+def _subtask(tools: ToolsLike, task: PlannedTask) -> Subtask:
+    """The graph node of a planned task (``ValueError`` if its arguments do not fit)."""
+    return Subtask(id=str(task.index), kind="tool", tool=task.tool,
+                   args=_bind_positional(tools, task), description=task.raw)
 
 
 def _bind_positional(tools: ToolsLike, task: PlannedTask) -> dict[str, Any]:

@@ -72,6 +72,9 @@ class ReActPlanner(Planner):
     """Thought, Action, Observation, one step at a time, until ``Finish``."""
 
     name: ClassVar[str] = "react"
+    cannot_rerun: ClassVar[str] = (
+        "its steps form one chain, each written after seeing every step before it, so "
+        "re-running a step would re-run all the steps after it: ask the question again")
     Options: ClassVar[type[pydantic.BaseModel]] = ReActOptions
 
     def __init__(self, *, max_steps: int = 10, max_observation_chars: int = 2000,

@@ -16,16 +16,17 @@ bounds the search; when it runs out, the best answer found so far is returned, m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pydantic
 
 from forethought._options import Loc, nested, validate_options
 from forethought.exceptions import UnknownNameError, UserError
-from forethought.planners.base import Planner, PlanOutcome
+from forethought.planners.base import Planner, PlanOutcome, RerunTarget
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import PlannerEvent
-from forethought.search.base import Strategy, strategy_class
+from forethought.search.base import Strategy, StrategyResult, strategy_class
 from forethought.search.scorers import Scorer, Staged, ToolScorer, make_scorer
 from forethought.search.task import SearchTask, build_task, task_names, task_options
 
@@ -91,6 +92,42 @@ def _scorer(spec: Spec | Scorer | None) -> Scorer | None:
     return make_scorer(spec)
 
 
+SEARCH_NODE = "search"
+"""The node id of the search in a run's events, and its name for :meth:`SearchPlanner.rerun`."""
+
+
+@dataclass(kw_only=True, frozen=True)
+class SearchRun:
+    """What a search run keeps for a re-run: nothing but which strategy ran (the question and
+    the planner's task and scorers are all a new search needs).
+    """
+
+    strategy: str
+
+
+def _stats(result: StrategyResult) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(result.stats.items()))
+
+
+def strategy_outcome(result: StrategyResult, outcome: PlanOutcome) -> PlanOutcome:
+    """``outcome`` with the answer a strategy chose, its score and what the status is."""
+    outcome.answer, outcome.verified, outcome.score = result.answer, result.verified, \
+        result.score
+    stats = _stats(result)
+    if result.partial:
+        outcome.status, outcome.partial = "budget_exhausted", True
+        outcome.error = f"budget spent during the search; {stats}"
+    elif result.answer is None:
+        cause = f"; first failure: {result.first_error}" if result.first_error else ""
+        outcome.status = "failed"
+        outcome.error = f"the search found no answer; {stats}{cause}"
+    elif result.verified is False:
+        outcome.status = "unverified"
+        outcome.error = (f"the verifier rejected every candidate; the answer is the best "
+                         f"of them; {stats}")
+    return outcome
+
+
 def _name_at(spec: Spec | None) -> Loc:
     """Where the name is in a spec: the value itself, or its ``kind`` key."""
     return ("kind",) if isinstance(spec, dict) else ()
@@ -144,6 +181,29 @@ class SearchPlanner(Planner):
         return partial if partial is final else Staged(partial=partial, final=final)
 
     async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
+        return await self._search(ctx, question, self.strategy)
+
+    def rerun_targets(self, state: Any) -> list[RerunTarget]:
+        """The search is the run's one node: re-running it is searching again."""
+        del state
+        return [RerunTarget(node=SEARCH_NODE, description="the whole search (the search "
+                            "planner's only node), with the same task and scorers")]
+
+    async def rerun(self, ctx: RunContext, question: str, state: Any, node: str,
+                    strategy: Strategy | None) -> PlanOutcome:
+        """Search again, with ``strategy`` if given (the planner's own otherwise)."""
+        if not isinstance(state, SearchRun):
+            raise UserError(f"cannot re-run {node!r}: the run was not made by the search "
+                            f"planner")
+        if node != SEARCH_NODE:
+            raise UserError(f"the search planner's runs have one node, {SEARCH_NODE!r} (the "
+                            f"whole search), not {node!r}")
+        self._event(ctx, "rerun", f"searching again with "
+                    f"{strategy if strategy is not None else self.strategy!r}")
+        return await self._search(ctx, question, strategy or self.strategy)
+
+    async def _search(self, ctx: RunContext, question: str, strategy: Strategy
+                      ) -> PlanOutcome:
         missing = [s.tool for s in (self.scorer, self.final_scorer)
                    if isinstance(s, ToolScorer) and s.tool not in ctx.tools]
         if missing:
@@ -152,26 +212,13 @@ class SearchPlanner(Planner):
             return PlanOutcome(answer=None, status="failed", error=(
                 f"the scorer's tool {missing[0]!r} is not among the run's tools ({have})"))
         task = self.task_for(question)
-        self._event(ctx, "search_started", f"{self.strategy!r} on a {self.task_kind} task")
-        result = await self.strategy.arun(ctx, task, node_id="search")
-        stats = ", ".join(f"{k}={v}" for k, v in sorted(result.stats.items()))
-        self._event(ctx, "search_finished", f"answer={result.answer!r}; {stats}")
-        outcome = PlanOutcome(answer=result.answer, verified=result.verified,
-                              score=result.score)
-        if result.partial:
-            outcome.status, outcome.partial = "budget_exhausted", True
-            outcome.error = f"budget spent during the search; {stats}"
-        elif result.answer is None:
-            cause = f"; first failure: {result.first_error}" if result.first_error else ""
-            outcome.status = "failed"
-            outcome.error = f"the search found no answer; {stats}{cause}"
-        elif result.verified is False:
-            outcome.status = "unverified"
-            outcome.error = (f"the verifier rejected every candidate; the answer is the best "
-                             f"of them; {stats}")
-        return outcome
+        self._event(ctx, "search_started", f"{strategy!r} on a {self.task_kind} task")
+        result = await strategy.arun(ctx, task, node_id=SEARCH_NODE)
+        self._event(ctx, "search_finished", f"answer={result.answer!r}; {_stats(result)}")
+        return strategy_outcome(result, PlanOutcome(answer=None,
+                                                    state=SearchRun(strategy=repr(strategy))))
 
     @staticmethod
     def _event(ctx: RunContext, action: str, detail: str) -> None:
         if ctx.events.active:
-            ctx.events.emit(PlannerEvent(node_id="search", action=action, detail=detail))
+            ctx.events.emit(PlannerEvent(node_id=SEARCH_NODE, action=action, detail=detail))

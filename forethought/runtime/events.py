@@ -215,6 +215,12 @@ class StrategyStep(Event):
     failed: int = 0
     """Actions of the batch that failed (budget refusals included)."""
     budget_hit: bool = False
+    candidates: int = 0
+    """Final candidates (distinct solutions) the search has recorded so far."""
+    best_score: float | None = None
+    """The best score among them so far (``None``: none scored yet, e.g. a majority vote)."""
+    best_answer: str | None = None
+    """That candidate's answer."""
 
 
 @dataclass(kw_only=True, slots=True)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
 import pydantic
 
 from forethought._options import validate_options as _validate
-from forethought.exceptions import UnknownNameError
+from forethought.exceptions import UnknownNameError, UserError
 from forethought.runtime.context import RunContext
 from forethought.search.machine import StepMachine, drive
 
@@ -121,6 +121,23 @@ def strategy_class(name: str) -> type[Strategy]:
     if name not in _STRATEGIES:
         raise UnknownNameError("strategy", name, _STRATEGIES)
     return _STRATEGIES[name]()
+
+
+def make_strategy(spec: Strategy | str | Mapping[str, Any]) -> Strategy:
+    """A strategy from a name (``"beam"``), a mapping with ``kind`` and options
+    (``{"kind": "beam", "width": 4}``) or a :class:`Strategy` (returned as it is); a
+    :class:`UserError` names an unknown strategy or a bad option and lists the valid ones.
+    """
+    if isinstance(spec, Strategy):
+        return spec
+    if isinstance(spec, str):
+        return strategy_class(spec).from_options({})
+    options = dict(spec)
+    kind = options.pop("kind", None)
+    if not isinstance(kind, str):
+        raise UserError(f"a strategy is a name or a mapping with a `kind` (one of "
+                        f"{', '.join(strategy_names())}), got {dict(spec)!r}")
+    return strategy_class(kind).from_options(options)
 
 
 def _builtin(module: str, cls: str) -> Callable[[], type[Strategy]]:

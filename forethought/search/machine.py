@@ -34,6 +34,7 @@ from forethought.models.messages import ModelRequest, ModelResponse, ModelSettin
 from forethought.runtime.collector import large_batch
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import StrategyStep
+from forethought.search.progress import SearchProgress, tracking
 
 
 @dataclass(kw_only=True, frozen=True, slots=True)
@@ -164,30 +165,41 @@ async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = 
     """
     exhausted = False
     steps = 0
-    try:
-        batch = next(machine)
-        while True:
-            if exhausted:
-                batch = machine.throw(BudgetExceeded(
-                    ctx.budget.exhausted() or "budget spent earlier in this search"))
-                continue
-            # Thousands of calls per step keep tens of thousands of objects alive: with the
-            # collector's default thresholds, its full passes over them would cost more than
-            # the strategy's own work (see forethought/runtime/collector.py).
-            with large_batch(_calls(batch)):
-                outcomes = await _run_batch(ctx, batch, node_id)
-                exhausted = budget_hit(outcomes)
-                steps += 1
-                if ctx.events.active:
-                    ctx.events.emit(StrategyStep(
-                        node_id=node_id, step=steps,
-                        actions=dict(Counter(a.tag for a in batch)),
-                        failed=sum(not o.ok for o in outcomes), budget_hit=exhausted))
-                batch = machine.send(outcomes)
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        machine.close()
+    with tracking() as progress:
+        try:
+            batch = next(machine)
+            while True:
+                if exhausted:
+                    batch = machine.throw(BudgetExceeded(
+                        ctx.budget.exhausted() or "budget spent earlier in this search"))
+                    continue
+                # Thousands of calls per step keep tens of thousands of objects alive: with
+                # the collector's default thresholds, its full passes over them would cost
+                # more than the strategy's own work (see forethought/runtime/collector.py).
+                with large_batch(_calls(batch)):
+                    outcomes = await _run_batch(ctx, batch, node_id)
+                    exhausted = budget_hit(outcomes)
+                    steps += 1
+                    done = batch
+                    try:
+                        batch = machine.send(outcomes)
+                    finally:
+                        # After send(): the strategy has scored what the batch brought.
+                        if ctx.events.active:
+                            ctx.events.emit(_step_event(node_id, steps, done, outcomes,
+                                                        exhausted, progress))
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            machine.close()
+
+
+def _step_event(node_id: str | None, step: int, batch: list[Action], outcomes: list[Outcome],
+                exhausted: bool, progress: SearchProgress) -> StrategyStep:
+    return StrategyStep(node_id=node_id, step=step, actions=dict(Counter(a.tag for a in batch)),
+                        failed=sum(not o.ok for o in outcomes), budget_hit=exhausted,
+                        candidates=progress.candidates, best_score=progress.best_score,
+                        best_answer=progress.best_answer)
 
 
 def _calls(batch: list[Action]) -> int:

@@ -21,6 +21,7 @@ import pydantic
 from forethought.exceptions import BudgetExceeded
 from forethought.search.base import Candidate, Strategy, StrategyResult, validate_options
 from forethought.search.machine import Action, Outcome, Sample, StepMachine, budget_hit
+from forethought.search.progress import current_progress
 from forethought.search.scorers import Scorer
 from forethought.search.task import SearchTask, State
 
@@ -77,12 +78,15 @@ class SearchLog:
             if score is not None:
                 known.score = score if known.score is None else max(known.score, score)
             known.meta["samples"] = known.meta.get("samples", 1) + 1
-            return known
-        candidate = Candidate(text=self.task.render(state), answer=state.answer, score=score,
-                              steps=list(state.steps), meta=dict(meta))
-        self._seen[key] = candidate
-        self._states[id(candidate)] = state
-        self.candidates.append(candidate)
+            candidate = known
+        else:
+            candidate = Candidate(text=self.task.render(state), answer=state.answer,
+                                  score=score, steps=list(state.steps), meta=dict(meta))
+            self._seen[key] = candidate
+            self._states[id(candidate)] = state
+            self.candidates.append(candidate)
+        if (progress := current_progress()) is not None:
+            progress.note(candidates=len(self.candidates), score=score, answer=state.answer)
         return candidate
 
     def state_of(self, candidate: Candidate) -> State | None:

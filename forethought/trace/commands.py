@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from forethought.runtime.store import RunRecord, RunStore
 
 runs_app = typer.Typer(no_args_is_help=True,
@@ -73,7 +75,16 @@ def runs_list(
             typer.echo(json.dumps(_record_dict(record), ensure_ascii=False))
         return
     from rich.console import Console
+
+    console = Console()
+    console.print(runs_table(records))
+    console.print(f"{len(records)} of {total} runs", style="dim")
+
+
+def runs_table(records: list[RunRecord]) -> Table:
+    """The runs as ``runs list`` shows them: id, time, status, calls, tokens, cost, question."""
     from rich.table import Table
+    from rich.text import Text
 
     from forethought.trace import fmt
 
@@ -88,10 +99,8 @@ def runs_list(
         table.add_row(r.id, fmt.when(r.created), r.status, fmt.duration(seconds),
                       str(u.get("model_calls", "-")),
                       f"{u.get('prompt_tokens', 0)}+{u.get('completion_tokens', 0)}",
-                      fmt.cost(float(u.get("cost_usd", 0.0))), fmt.one_line(r.question, 60))
-    console = Console()
-    console.print(table)
-    console.print(f"{len(records)} of {total} runs", style="dim")
+                      fmt.cost(float(u.get("cost_usd", 0.0))), Text(fmt.one_line(r.question, 60)))
+    return table
 
 
 @runs_app.command("show")

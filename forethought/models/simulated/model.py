@@ -23,6 +23,7 @@ from forethought.exceptions import UserError
 from forethought.models.base import Model, TextCallback
 from forethought.models.messages import Choice, ModelRequest, ModelResponse, Usage
 from forethought.models.simulated.arithmetic import find_arithmetic
+from forethought.models.simulated.context import current_part
 from forethought.models.simulated.policy import RESULT_LINE, Policy, check, last_user
 from forethought.models.simulated.profile import (
     PROFILE_SKILL,
@@ -281,5 +282,6 @@ def _question(request: ModelRequest) -> str:
     """
     question = request.metadata.get("question")
     if question is not None:
-        return question
-    return "\n".join(ln for ln in last_user(request).splitlines() if not RESULT_LINE.match(ln))
+        return current_part(question)
+    return "\n".join(ln for ln in current_part(last_user(request)).splitlines()
+                     if not RESULT_LINE.match(ln))

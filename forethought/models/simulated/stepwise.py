@@ -37,6 +37,7 @@ from forethought.models.simulated.arithmetic import (
     find_arithmetic,
     plan_steps,
 )
+from forethought.models.simulated.context import current_part
 from forethought.models.simulated.multihop import (
     HOP_DIFFICULTY,
     RELATIONS,
@@ -83,7 +84,7 @@ def current_question(request: ModelRequest) -> str:
     """``metadata["question"]``, else the first ``Question:`` line of the first user message."""
     question = request.metadata.get("question")
     if question is not None:
-        return question
+        return current_part(question)
     users = _users(request)
     m = _QUESTION.search(users[0]) if users else None
     return m.group(1) if m else (users[0].strip() if users else "")
