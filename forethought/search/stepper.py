@@ -1,0 +1,444 @@
+"""One step of a tree search: expand states, score their children, hand back what is ready.
+
+Beam search, REBASE, particle filtering and Tree of Thoughts BFS all repeat the same step:
+ask for children of some states, score each child, then select among the scored children.
+:class:`Stepper` runs that step in one of two modes.
+
+- ``proceed_at=1`` (the default): the synchronous step, one batch of proposals then one batch
+  of scores (:func:`~forethought.search.ops.expand` and :func:`~forethought.search.ops.score`).
+  The step waits for its slowest call.
+- ``proceed_at=q < 1``: the asynchronous step. Each proposal call is a *chain*: as soon as it
+  returns, its children's scoring calls are launched, without waiting for the other
+  proposals. The step ends once a share ``q`` of its chains have completed and every other
+  chain has either completed too or run :data:`GRACE` longer than it took those (so with
+  equal latencies nothing is late). Chains still running then are *late*: they keep running,
+  and their scored children are handed back by the next step that ends after they complete,
+  beside that step's own, one step behind them. A strategy ends by :meth:`Stepper.stop`,
+  which cancels what is still in flight.
+
+Whatever the mode, the children handed back are in launch order and the search log's books
+(counters, candidates, verdicts, the score cache) are kept in that order, as the synchronous
+step keeps them: when every chain of every step completes in time, the asynchronous mode
+makes the same calls and returns the same children as the synchronous one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import pydantic
+
+from forethought.exceptions import BudgetExceeded, UserError
+from forethought.search.ops import (
+    SearchLog,
+    Spans,
+    expand,
+    read_scores,
+    score,
+)
+from forethought.search.protocol import (
+    Action,
+    Arrivals,
+    Flow,
+    Outcome,
+    Sample,
+    cancel,
+    launch,
+    merge,
+    wait,
+)
+from forethought.search.scorers import Scorer
+from forethought.search.task import SearchTask, State
+
+P = TypeVar("P")
+
+GRACE = 0.25
+"""How much longer than the quorum took the other chains of a step are waited for: a chain
+is late only when it runs past ``(1 + GRACE)`` times the time the first ``proceed_at`` of the
+step's chains took."""
+
+
+def proceed_at_option() -> Any:
+    """The ``proceed_at`` option of the strategies that step (1, the synchronous algorithm, by
+    default; shown in a strategy's repr only when set).
+    """
+    return pydantic.Field(default=1.0, gt=0, le=1, repr=False)
+
+
+@dataclass(kw_only=True, slots=True)
+class Child:
+    """A child state and its score (``None``: unscored)."""
+
+    state: State
+    score: float | None
+
+
+@dataclass(kw_only=True)
+class Expansion(Generic[P]):
+    """Children of one parent (asynchronously: of one of its proposal calls), scored."""
+
+    parent: P
+    children: list[Child]
+
+
+@dataclass(eq=False)
+class _Group(Generic[P]):
+    """One parent's expansion in one step."""
+
+    parent: P
+    state: State
+    limit: float
+    """Children kept at most (the width for listing proposers, ``keep``)."""
+    flying: int = 0
+    got: int = 0
+    seen: set[Hashable] = field(default_factory=set[Hashable])
+    level: set[Hashable] | None = None
+    """Keys of the step's children (``unique``), shared by its groups."""
+
+
+@dataclass(eq=False)
+class _Cohort:
+    """Chains whose completion a step counts towards its quorum."""
+
+    total: int
+    done: int = 0
+
+
+@dataclass(eq=False)
+class _Chain(Generic[P]):
+    """One proposal call and the scoring of its children."""
+
+    group: _Group[P]
+    cohort: _Cohort
+    ticket: int = -1
+    outcome: Outcome | None = None
+    rejected: int = 0
+    too_deep: int = 0
+    children: list[State] = field(default_factory=list[State])
+    scores: list[list[Outcome | None] | None] = field(
+        default_factory=list[list[Outcome | None] | None])
+    """Per child: its scoring outcomes (``None`` entries in flight); ``None``: cached."""
+    unscorable: set[int] = field(default_factory=set[int])
+    """Children whose scoring the budget did not allow."""
+    waiting: int = 0
+    """Scoring actions in flight."""
+    step: int = 0
+
+
+class Stepper(Generic[P]):
+    """Runs the steps of one search (see the module). ``scorer`` defaults to the task's;
+    ``cache`` saves re-scoring a state seen before; ``unique`` drops a step's children equal
+    to an earlier one of the same step; ``keep`` keeps at most that many children per parent;
+    ``scored=False`` hands children back unscored (synchronous mode only); ``childless``
+    names a counter of the expansions left without a child (kept between the proposals' and
+    the scores' counters, in the order a strategy's books always had them).
+    """
+
+    def __init__(self, task: SearchTask, log: SearchLog, *, proceed_at: float = 1.0,
+                 scorer: Scorer | None = None, cache: dict[Hashable, float | None] | None = None,
+                 unique: bool = False, keep: int | None = None, scored: bool = True,
+                 childless: str | None = None) -> None:
+        if not 0 < proceed_at <= 1:
+            raise UserError(f"proceed_at must be in (0, 1], got {proceed_at!r}")
+        if proceed_at < 1 and not scored:
+            raise UserError("an asynchronous step (proceed_at < 1) scores each child as it "
+                            "comes; it cannot hand children back unscored")
+        self.task = task
+        self.log = log
+        self.proceed_at = proceed_at
+        self.scorer = scorer if scorer is not None else task.effective_scorer()
+        self.cache = cache
+        self.unique = unique
+        self.keep = keep
+        self.scored = scored
+        self.childless = childless
+        self._steps = 0
+        self._now = 0.0
+        self._pending: set[int] = set()
+        self._calls: dict[int, int] = {}
+        self._proposals: dict[int, _Chain[P]] = {}
+        self._owners: dict[int, tuple[_Chain[P], int, int]] = {}
+        self._groups: set[_Group[P]] = set()
+        self._incomplete: set[_Chain[P]] = set()
+        self._ready: list[_Chain[P]] = []
+        self._refusal: BudgetExceeded | None = None
+
+    @property
+    def max_steps(self) -> int:
+        """A bound on a search's steps: its depth limit when synchronous (each step goes one
+        step deeper); asynchronously, late states take steps to catch up, so four times it.
+        """
+        return self.task.max_depth * (1 if self.proceed_at >= 1 else 4)
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether calls of earlier steps are still running (asynchronous mode)."""
+        return bool(self._pending)
+
+    @property
+    def expected(self) -> int:
+        """Children still expected from calls in flight: those asked of proposals still
+        running, and those being scored.
+        """
+        per_call = max(1, self.task.steps_per_call)
+        total = sum(len(c.children) - len(c.unscorable) for c in self._incomplete
+                    if c.outcome is not None)
+        for g in self._groups:
+            total += int(min(g.flying * per_call, max(0.0, g.limit - g.got)))
+        return total
+
+    def step(self, parents: Sequence[tuple[P, State, int]]) -> Flow[list[Expansion[P]]]:
+        """Expand each ``(parent, state, width)``: ``width`` children of ``state``, scored.
+        Returns the expansions ready, in launch order (late ones of earlier steps first).
+        """
+        self._steps += 1
+        if self.proceed_at >= 1:
+            return (yield from self._batch(parents))
+        return (yield from self._stream(parents))
+
+    def stop(self) -> Flow[None]:
+        """Cancel what is still in flight (it is charged, and counted in ``stats``)."""
+        if not self._pending:
+            return
+        stopped = yield from cancel(set(self._pending))
+        if stopped:
+            self.log.stats["cancelled_calls"] += sum(self._calls.get(t, 1) for t in stopped)
+        if self._incomplete:
+            self.log.stats["late_dropped"] += len(self._incomplete)
+        self._pending.clear()
+        self._incomplete.clear()
+        self._groups.clear()
+
+    # --- synchronous ------------------------------------------------------------------------
+
+    def _batch(self, parents: Sequence[tuple[P, State, int]]) -> Flow[list[Expansion[P]]]:
+        task, log = self.task, self.log
+        states = [s for _, s, _ in parents]
+        groups = yield from expand(task, log, states, [w for _, _, w in parents])
+        if self.keep is not None:
+            groups = [g[:self.keep] for g in groups]
+        if self.unique:
+            seen: set[Hashable] = set()
+            kept: list[list[State]] = []
+            for group in groups:
+                kept.append([])
+                for child in group:
+                    key = task.key(child)
+                    if key not in seen:
+                        seen.add(key)
+                        kept[-1].append(child)
+            groups = kept
+        if self.childless is not None:
+            log.stats[self.childless] += sum(1 for g in groups if not g)
+        children = [c for g in groups for c in g]
+        scores: list[float | None] = [None] * len(children)
+        if self.scored:
+            scores = yield from score(task, log, children, self.cache, scorer=self.scorer)
+        values = iter(scores)
+        return [Expansion(parent=p, children=[Child(state=c, score=next(values)) for c in g])
+                for (p, _, _), g in zip(parents, groups, strict=True)]
+
+    # --- asynchronous -----------------------------------------------------------------------
+
+    def _stream(self, parents: Sequence[tuple[P, State, int]]) -> Flow[list[Expansion[P]]]:
+        task = self.task
+        per_call = task.steps_per_call
+        level: set[Hashable] | None = set() if self.unique else None
+        chains: list[_Chain[P]] = []
+        actions: list[Action] = []
+        for parent, state, width in parents:
+            if width <= 0 or state.final:
+                continue
+            calls = width if per_call <= 1 else math.ceil(width / per_call)
+            limit = float(width) if per_call > 1 else math.inf
+            if self.keep is not None:
+                limit = min(limit, self.keep)
+            group = _Group(parent=parent, state=state, limit=limit, level=level, flying=calls)
+            request = task.propose_request(state)
+            for _ in range(calls):
+                actions.append(Sample(request=request, tag="propose"))
+                chains.append(_Chain(group=group, cohort=_Cohort(total=0), step=self._steps))
+            self._groups.add(group)
+        if chains and self._refusal is None:
+            launched = yield from launch(actions)
+            self._now = launched.at
+            cohort = _Cohort(total=len(chains))
+            for chain, ticket in zip(chains, launched.tickets, strict=True):
+                chain.ticket, chain.cohort = ticket, cohort
+                self._proposals[ticket] = chain
+                self._calls[ticket] = 1
+            self._pending.update(launched.tickets)
+            self._incomplete.update(chains)
+        else:  # nothing new: this step waits for the late chains of earlier steps
+            for group in {c.group for c in chains}:
+                self._groups.discard(group)
+            cohort = _Cohort(total=len(self._incomplete))
+            for chain in self._incomplete:
+                chain.cohort = cohort
+        yield from self._until_quorum(cohort)
+        return self._hand_back()
+
+    def _until_quorum(self, cohort: _Cohort) -> Flow[None]:
+        start = self._now
+        need = math.ceil(self.proceed_at * cohort.total)
+        deadline: float | None = None
+        while cohort.done < cohort.total and self._pending:
+            if self._refusal is not None:  # the budget is spent: collect what was admitted
+                arrivals = yield from wait(set(self._pending), at_least=len(self._pending))
+                yield from self._absorb(arrivals)
+                continue
+            if deadline is None and cohort.done >= need:
+                deadline = self._now + (self._now - start) * GRACE
+            if deadline is not None and self._now >= deadline:
+                break
+            arrivals = yield from wait(self._pending, until=deadline)
+            self._now = arrivals.now
+            yield from self._absorb(arrivals)
+
+    def _absorb(self, arrivals: Arrivals) -> Flow[None]:
+        """File what arrived (in launch order) and launch the scoring of new children."""
+        for a in arrivals.items:
+            if a.outcome.budget_exceeded and self._refusal is None:
+                error = a.outcome.error
+                assert isinstance(error, BudgetExceeded)
+                self._refusal = error
+        actions: list[Action] = []
+        owners: list[tuple[_Chain[P], int, int]] = []
+        for a in arrivals.items:
+            self._pending.discard(a.ticket)
+            self._calls.pop(a.ticket, None)
+            chain = self._proposals.pop(a.ticket, None)
+            if chain is not None:
+                self._proposed(chain, a.outcome, actions, owners)
+            else:
+                chain, child, index = self._owners.pop(a.ticket)
+                scores = chain.scores[child]
+                assert scores is not None
+                scores[index] = a.outcome
+                chain.waiting -= 1
+            if chain.waiting == 0 and chain.outcome is not None and chain in self._incomplete:
+                self._complete(chain)
+        if actions:
+            launched = yield from launch(actions)
+            for owner, ticket, action in zip(owners, launched.tickets, actions, strict=True):
+                self._owners[ticket] = owner
+                self._calls[ticket] = max(action.n, 0) if isinstance(action, Sample) else 1
+            self._pending.update(launched.tickets)
+
+    def _proposed(self, chain: _Chain[P], outcome: Outcome, actions: list[Action],
+                  owners: list[tuple[_Chain[P], int, int]]) -> None:
+        """A proposal returned: its children, as :func:`expand` would keep them, each with
+        its scoring launched (unless cached).
+        """
+        task, group = self.task, chain.group
+        chain.outcome = outcome
+        group.flying -= 1
+        if group.flying == 0:
+            self._groups.discard(group)
+        for text in outcome.texts:
+            proposal = task.parse_proposal(group.state, text)
+            chain.rejected += len(proposal.rejected)
+            for child in proposal.states:
+                if not child.final and child.depth >= task.max_depth:
+                    chain.too_deep += 1
+                    continue
+                if task.steps_per_call > 1:
+                    key = task.key(child)
+                    if key in group.seen:
+                        continue
+                    group.seen.add(key)
+                group.got += 1
+                if group.got > group.limit:
+                    continue
+                if group.level is not None:
+                    key = task.key(child)
+                    if key in group.level:
+                        continue
+                    group.level.add(key)
+                self._add_child(chain, child, actions, owners)
+
+    def _add_child(self, chain: _Chain[P], child: State, actions: list[Action],
+                   owners: list[tuple[_Chain[P], int, int]]) -> None:
+        index = len(chain.children)
+        chain.children.append(child)
+        if self.cache is not None and self.task.key(child) in self.cache:
+            chain.scores.append(None)
+            return
+        acts = self.scorer.actions(self.task, child)
+        slots: list[Outcome | None] = [None] * len(acts)
+        chain.scores.append(slots)
+        if acts and self._refusal is not None:
+            chain.unscorable.add(index)
+            return
+        for i, act in enumerate(acts):
+            actions.append(act)
+            owners.append((chain, index, i))
+        chain.waiting += len(acts)
+
+    def _complete(self, chain: _Chain[P]) -> None:
+        self._incomplete.discard(chain)
+        chain.cohort.done += 1
+        self._ready.append(chain)
+
+    def _hand_back(self) -> list[Expansion[P]]:
+        """The completed chains, in launch order, with the books kept as the synchronous
+        step keeps them: first every proposal (per parent), then every score.
+        """
+        ready = sorted(self._ready, key=lambda c: c.ticket)
+        self._ready = []
+        late = sum(1 for c in ready if c.step < self._steps)
+        if late:
+            self.log.stats["late"] += late
+        self._book_proposals(ready)
+        if self.childless is not None:
+            self.log.stats[self.childless] += sum(1 for c in ready if not c.children)
+        expansions = self._book_scores(ready)
+        if self._refusal is not None:
+            raise self._refusal
+        return expansions
+
+    def _book_proposals(self, ready: list[_Chain[P]]) -> None:
+        log = self.log
+        by_group: dict[_Group[P], list[_Chain[P]]] = {}
+        for chain in ready:
+            by_group.setdefault(chain.group, []).append(chain)
+        for chains in by_group.values():
+            # The same counters, created the same way, as expand() keeps them.
+            merged = merge([c.outcome for c in chains if c.outcome is not None])
+            log.stats["proposals"] += len(merged.texts)
+            log.failed([merged])
+            if merged.texts:
+                log.stats["unparseable"] += sum(c.rejected for c in chains)
+            too_deep = sum(c.too_deep for c in chains)
+            if too_deep:
+                log.stats["too_deep"] += too_deep
+
+    def _book_scores(self, ready: list[_Chain[P]]) -> list[Expansion[P]]:
+        states: list[State] = []
+        spans: Spans = []
+        outcomes: list[Outcome] = []
+        for chain in ready:
+            for i, (child, mine) in enumerate(zip(chain.children, chain.scores, strict=True)):
+                if i in chain.unscorable:
+                    continue
+                states.append(child)
+                if mine is None:
+                    spans.append(None)
+                    continue
+                spans.append((len(outcomes), len(mine)))
+                outcomes.extend(o if o is not None else Outcome() for o in mine)
+        values = iter(read_scores(self.task, self.log, states, spans, outcomes, self.scorer,
+                                  self.cache))
+        expansions: list[Expansion[P]] = []
+        for chain in ready:
+            children: list[Child] = []
+            for i, child in enumerate(chain.children):
+                if i not in chain.unscorable:
+                    children.append(Child(state=child, score=next(values)))
+                elif child.final:  # as expand() keeps them when the budget ran out
+                    self.log.add(child, None)
+            expansions.append(Expansion(parent=chain.group.parent, children=children))
+        return expansions
