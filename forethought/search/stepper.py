@@ -11,10 +11,10 @@ ask for children of some states, score each child, then select among the scored 
   returns, its children's scoring calls are launched, without waiting for the other
   proposals. The step ends once a share ``q`` of its chains have completed and every other
   chain has either completed too or run :data:`GRACE` longer than it took those (so with
-  equal latencies nothing is late). Chains still running then are *late*: they keep running,
-  and their scored children are handed back by the next step that ends after they complete,
-  beside that step's own, one step behind them. A strategy ends by :meth:`Stepper.stop`,
-  which cancels what is still in flight.
+  equal latencies nothing is late; see :data:`GRACE_MIN_S` too). Chains still running then
+  are *late*: they keep running, and their scored children are handed back by the next step
+  that ends after they complete, beside that step's own, one step behind them. A strategy
+  ends by :meth:`Stepper.stop`, which cancels what is still in flight.
 
 Whatever the mode, the children handed back are in launch order and the search log's books
 (counters, candidates, verdicts, the score cache) are kept in that order, as the synchronous
@@ -58,7 +58,10 @@ P = TypeVar("P")
 GRACE = 0.25
 """How much longer than the quorum took the other chains of a step are waited for: a chain
 is late only when it runs past ``(1 + GRACE)`` times the time the first ``proceed_at`` of the
-step's chains took."""
+step's chains took, and past :data:`GRACE_MIN_S` more than that time."""
+GRACE_MIN_S = 0.01
+"""The least extra wait, in seconds: with calls of a few milliseconds (a cache, a local
+model), the event loop's own jitter is of the order of the calls."""
 
 
 def proceed_at_option() -> Any:
@@ -291,7 +294,7 @@ class Stepper(Generic[P]):
                 yield from self._absorb(arrivals)
                 continue
             if deadline is None and cohort.done >= need:
-                deadline = self._now + (self._now - start) * GRACE
+                deadline = self._now + max((self._now - start) * GRACE, GRACE_MIN_S)
             if deadline is not None and self._now >= deadline:
                 break
             arrivals = yield from wait(self._pending, until=deadline)
@@ -393,7 +396,9 @@ class Stepper(Generic[P]):
         if late:
             self.log.stats["late"] += late
         self._book_proposals(ready)
-        if self.childless is not None:
+        # As the synchronous step, which stops when proposals are refused, before this count.
+        if self.childless is not None and not any(
+                c.outcome is not None and c.outcome.budget_exceeded for c in ready):
             self.log.stats[self.childless] += sum(1 for c in ready if not c.children)
         expansions = self._book_scores(ready)
         if self._refusal is not None:
