@@ -18,7 +18,7 @@ import pydantic
 from forethought.search.base import StrategyResult
 from forethought.search.ops import SearchLog, SearchStrategy, vote
 from forethought.search.protocol import Flow
-from forethought.search.stepper import Stepper, proceed_at_option
+from forethought.search.stepper import Stepper, front_open, proceed_at_option
 from forethought.search.task import SearchTask, State
 
 
@@ -72,7 +72,8 @@ class BeamSearch(SearchStrategy[BeamOptions]):
             beams = [s for s, _ in ranked if not s.final][:width]
             depth += 1
             log.stats["depth"] = depth
-            if not beams and (log.has_answer() or not stepper.in_flight):
+            # Lines that fell behind compete for beams while the front goes on, no longer.
+            if not front_open(ready) and (log.has_answer() or not (beams or stepper.in_flight)):
                 break
         yield from stepper.stop()
         if self.options.aggregation == "weighted" and finished:

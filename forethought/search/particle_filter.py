@@ -60,6 +60,8 @@ def _logit(p: float) -> float:
 class _Particle:
     state: State
     rewards: tuple[float, ...] = ()
+    lag: int = 0
+    """Steps behind the front (asynchronous mode: its line came back late)."""
 
     def log_weight(self, aggregation: str) -> float:
         if not self.rewards:
@@ -105,13 +107,15 @@ class ParticleFilter(SearchStrategy[ParticleFilterOptions]):
         depth = 0
         while depth < stepper.max_steps:
             moving = [p for p in particles if not p.state.final]
-            if not moving and (particles or not stepper.in_flight):
+            # Particles that fell behind move while the front does, no longer.
+            front = [p for p in moving if not p.lag]
+            if not front and (log.has_answer() or not (moving or stepper.in_flight)):
                 break
             ready = yield from stepper.step([(p, p.state, 1) for p in moving])
             stepped = [(e.parent, e.children[0]) for e in ready if e.children]
             alive = [p for p in particles if p.state.final] + [
                 _Particle(state=c.state, rewards=(*p.rewards, 0.5 if c.score is None
-                                                  else c.score))
+                                                  else c.score), lag=c.lag)
                 for p, c in stepped]
             depth += 1
             log.stats["depth"] = depth

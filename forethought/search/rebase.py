@@ -22,7 +22,7 @@ from forethought.search.base import StrategyResult
 from forethought.search.beam import rank
 from forethought.search.ops import SearchLog, SearchStrategy, softmax, vote
 from forethought.search.protocol import Flow
-from forethought.search.stepper import Stepper, proceed_at_option
+from forethought.search.stepper import Stepper, front_open, proceed_at_option
 from forethought.search.task import SearchTask, State
 
 
@@ -90,7 +90,9 @@ class Rebase(SearchStrategy[RebaseOptions]):
             rewards = [max(0.0, x) for s, x in ranked if not s.final]
             depth += 1
             log.stats["depth"] = depth
-            if budget <= 0 or (not open_nodes and (log.has_answer() or not stepper.in_flight)):
+            # Lines that fell behind share the budget while the front goes on, no longer.
+            if budget <= 0 or (not front_open(ready) and (
+                    log.has_answer() or not (open_nodes or stepper.in_flight))):
                 break
         yield from stepper.stop()
         if o.aggregation == "weighted" and finished:

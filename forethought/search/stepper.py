@@ -77,6 +77,9 @@ class Child:
 
     state: State
     score: float | None
+    lag: int = 0
+    """Steps its line is behind the search's front: 0 when it and its ancestors came in
+    time; a child handed back one step late has its parent's lag plus one."""
 
 
 @dataclass(kw_only=True)
@@ -85,6 +88,16 @@ class Expansion(Generic[P]):
 
     parent: P
     children: list[Child]
+    late: bool = False
+    """Launched by an earlier step (asynchronous mode)."""
+
+
+def front_open(ready: Sequence[Expansion[P]]) -> bool:
+    """Whether the children a step handed back include a state on the search's front (lag
+    0) to go on from. Lines that fell behind compete for the next step, but once the front
+    has finished they do not prolong the search (synchronously every lag is 0).
+    """
+    return any(not c.state.final and not c.lag for e in ready for c in e.children)
 
 
 @dataclass(eq=False)
@@ -129,6 +142,10 @@ class _Chain(Generic[P]):
     waiting: int = 0
     """Scoring actions in flight."""
     step: int = 0
+    lag: int = 0
+    """Its parent's lag."""
+    tickets: set[int] = field(default_factory=set[int])
+    """Its calls in flight."""
 
 
 class Stepper(Generic[P]):
@@ -168,6 +185,8 @@ class Stepper(Generic[P]):
         self._incomplete: set[_Chain[P]] = set()
         self._ready: list[_Chain[P]] = []
         self._refusal: BudgetExceeded | None = None
+        self._lags: dict[Hashable, int] = {}
+        """The lag of each child handed back behind the front (by key)."""
 
     @property
     def max_steps(self) -> int:
@@ -261,9 +280,11 @@ class Stepper(Generic[P]):
                 limit = min(limit, self.keep)
             group = _Group(parent=parent, state=state, limit=limit, level=level, flying=calls)
             request = task.propose_request(state)
+            lag = self._lags.get(task.key(state), 0) if self._lags else 0
             for _ in range(calls):
                 actions.append(Sample(request=request, tag="propose"))
-                chains.append(_Chain(group=group, cohort=_Cohort(total=0), step=self._steps))
+                chains.append(_Chain(group=group, cohort=_Cohort(total=0), step=self._steps,
+                                     lag=lag))
             self._groups.add(group)
         if chains and self._refusal is None:
             launched = yield from launch(actions)
@@ -272,6 +293,7 @@ class Stepper(Generic[P]):
             for chain, ticket in zip(chains, launched.tickets, strict=True):
                 chain.ticket, chain.cohort = ticket, cohort
                 self._proposals[ticket] = chain
+                chain.tickets.add(ticket)
                 self._calls[ticket] = 1
             self._pending.update(launched.tickets)
             self._incomplete.update(chains)
@@ -282,7 +304,31 @@ class Stepper(Generic[P]):
             for chain in self._incomplete:
                 chain.cohort = cohort
         yield from self._until_quorum(cohort)
+        yield from self._drop_stale()
         return self._hand_back()
+
+    def _drop_stale(self) -> Flow[None]:
+        """Cancel the chains already late at the end of the previous step: a result is
+        folded into the next step, no further (so stragglers cannot keep a search going).
+        """
+        stale = [c for c in self._incomplete if c.step < self._steps]
+        if not stale or self._refusal is not None:
+            return
+        tickets = {t for c in stale for t in c.tickets}
+        stopped = yield from cancel(tickets)
+        self.log.stats["cancelled_calls"] += sum(self._calls.get(t, 1) for t in stopped)
+        self.log.stats["late_dropped"] += len(stale)
+        for t in tickets:
+            self._pending.discard(t)
+            self._calls.pop(t, None)
+            self._proposals.pop(t, None)
+            self._owners.pop(t, None)
+        for chain in stale:
+            self._incomplete.discard(chain)
+            if chain.outcome is None:  # its proposal was still running
+                chain.group.flying -= 1
+                if chain.group.flying == 0:
+                    self._groups.discard(chain.group)
 
     def _until_quorum(self, cohort: _Cohort) -> Flow[None]:
         start = self._now
@@ -315,9 +361,11 @@ class Stepper(Generic[P]):
             self._calls.pop(a.ticket, None)
             chain = self._proposals.pop(a.ticket, None)
             if chain is not None:
+                chain.tickets.discard(a.ticket)
                 self._proposed(chain, a.outcome, actions, owners)
             else:
                 chain, child, index = self._owners.pop(a.ticket)
+                chain.tickets.discard(a.ticket)
                 scores = chain.scores[child]
                 assert scores is not None
                 scores[index] = a.outcome
@@ -328,6 +376,7 @@ class Stepper(Generic[P]):
             launched = yield from launch(actions)
             for owner, ticket, action in zip(owners, launched.tickets, actions, strict=True):
                 self._owners[ticket] = owner
+                owner[0].tickets.add(ticket)
                 self._calls[ticket] = max(action.n, 0) if isinstance(action, Sample) else 1
             self._pending.update(launched.tickets)
 
@@ -439,11 +488,16 @@ class Stepper(Generic[P]):
                                   self.cache))
         expansions: list[Expansion[P]] = []
         for chain in ready:
+            lag = chain.lag + self._steps - chain.step
             children: list[Child] = []
             for i, child in enumerate(chain.children):
+                if lag:
+                    key = self.task.key(child)
+                    self._lags[key] = min(lag, self._lags.get(key, lag))
                 if i not in chain.unscorable:
-                    children.append(Child(state=child, score=next(values)))
+                    children.append(Child(state=child, score=next(values), lag=lag))
                 elif child.final:  # as expand() keeps them when the budget ran out
                     self.log.add(child, None)
-            expansions.append(Expansion(parent=chain.group.parent, children=children))
+            expansions.append(Expansion(parent=chain.group.parent, children=children,
+                                        late=chain.step < self._steps))
         return expansions

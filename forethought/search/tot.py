@@ -34,7 +34,7 @@ from forethought.search.ops import (
 )
 from forethought.search.protocol import Flow
 from forethought.search.scorers import Scorer, Staged, ValueScorer
-from forethought.search.stepper import Stepper, proceed_at_option
+from forethought.search.stepper import Stepper, front_open, proceed_at_option
 from forethought.search.task import SearchTask, State
 
 _CHOICE = re.compile(r"best choice is\s*\**\s*(?:choice\s*)?(\d+)", re.IGNORECASE)
@@ -143,7 +143,8 @@ class TreeOfThoughtsBFS(SearchStrategy[BFSOptions]):
             depth += 1
             log.stats["depth"] = depth
             open_ = [(s, x) for s, x in zip(children, scores, strict=True) if not s.final]
-            if not open_ and (log.has_answer() or not stepper.in_flight):
+            # Lines that fell behind compete for the frontier while the front goes on, no longer.
+            if not front_open(ready) and (log.has_answer() or not (open_ or stepper.in_flight)):
                 break
             frontier = self._select([s for s, _ in open_], [x for _, x in open_], rng)
         yield from stepper.stop()
