@@ -12,9 +12,12 @@ ask for children of some states, score each child, then select among the scored 
   proposals. The step ends once a share ``q`` of its chains have completed and every other
   chain has either completed too or run :data:`GRACE` longer than it took those (so with
   equal latencies nothing is late; see :data:`GRACE_MIN_S` too). Chains still running then
-  are *late*: they keep running, and their scored children are handed back by the next step
-  that ends after they complete, beside that step's own, one step behind them. A strategy
-  ends by :meth:`Stepper.stop`, which cancels what is still in flight.
+  are *late*: if they complete during the next step, their scored children are handed back
+  with that step's own, one step behind them (their *lag* is one more than their parent's);
+  if not, they are cancelled then. Strategies rank late children with the others, but end
+  when the *front* (the children of lag 0) has finished: a line that fell behind competes
+  while the search goes on and never prolongs it (:func:`front_open`). A strategy ends by
+  :meth:`Stepper.stop`, which cancels what is still in flight.
 
 Whatever the mode, the children handed back are in launch order and the search log's books
 (counters, candidates, verdicts, the score cache) are kept in that order, as the synchronous
@@ -106,10 +109,13 @@ class _Group(Generic[P]):
 
     parent: P
     state: State
-    limit: float
-    """Children kept at most (the width for listing proposers, ``keep``)."""
+    width: float
+    """Children taken at most (listing proposers: the width asked for)."""
+    keep: float
+    """Children kept of those (``keep``)."""
     flying: int = 0
     got: int = 0
+    kept: int = 0
     seen: set[Hashable] = field(default_factory=set[Hashable])
     level: set[Hashable] | None = None
     """Keys of the step's children (``unique``), shared by its groups."""
@@ -133,6 +139,8 @@ class _Chain(Generic[P]):
     outcome: Outcome | None = None
     rejected: int = 0
     too_deep: int = 0
+    proposed: list[State] = field(default_factory=list[State])
+    """The children as :func:`expand` returns them (before ``keep`` and ``unique``)."""
     children: list[State] = field(default_factory=list[State])
     scores: list[list[Outcome | None] | None] = field(
         default_factory=list[list[Outcome | None] | None])
@@ -209,7 +217,7 @@ class Stepper(Generic[P]):
         total = sum(len(c.children) - len(c.unscorable) for c in self._incomplete
                     if c.outcome is not None)
         for g in self._groups:
-            total += int(min(g.flying * per_call, max(0.0, g.limit - g.got)))
+            total += int(min(g.flying * per_call, max(0.0, min(g.width, g.keep) - g.kept)))
         return total
 
     def step(self, parents: Sequence[tuple[P, State, int]]) -> Flow[list[Expansion[P]]]:
@@ -275,10 +283,9 @@ class Stepper(Generic[P]):
             if width <= 0 or state.final:
                 continue
             calls = width if per_call <= 1 else math.ceil(width / per_call)
-            limit = float(width) if per_call > 1 else math.inf
-            if self.keep is not None:
-                limit = min(limit, self.keep)
-            group = _Group(parent=parent, state=state, limit=limit, level=level, flying=calls)
+            group = _Group(parent=parent, state=state, level=level, flying=calls,
+                           width=float(width) if per_call > 1 else math.inf,
+                           keep=math.inf if self.keep is None else self.keep)
             request = task.propose_request(state)
             lag = self._lags.get(task.key(state), 0) if self._lags else 0
             for _ in range(calls):
@@ -403,7 +410,11 @@ class Stepper(Generic[P]):
                         continue
                     group.seen.add(key)
                 group.got += 1
-                if group.got > group.limit:
+                if group.got > group.width:
+                    continue
+                chain.proposed.append(child)
+                group.kept += 1
+                if group.kept > group.keep:
                     continue
                 if group.level is not None:
                     key = task.key(child)
@@ -445,9 +456,14 @@ class Stepper(Generic[P]):
         if late:
             self.log.stats["late"] += late
         self._book_proposals(ready)
-        # As the synchronous step, which stops when proposals are refused, before this count.
-        if self.childless is not None and not any(
-                c.outcome is not None and c.outcome.budget_exceeded for c in ready):
+        if any(c.outcome is not None and c.outcome.budget_exceeded for c in ready):
+            # Proposals were refused: stop as the synchronous step does, its final
+            # children recorded unscored (scores in by then are not used).
+            for state in (s for c in ready for s in c.proposed if s.final):
+                self.log.add(state, None)
+            assert self._refusal is not None
+            raise self._refusal
+        if self.childless is not None:
             self.log.stats[self.childless] += sum(1 for c in ready if not c.children)
         expansions = self._book_scores(ready)
         if self._refusal is not None:
