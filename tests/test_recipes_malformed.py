@@ -74,7 +74,8 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
     ("misspelled strategy option",
      "planner:\n  kind: search\n  strategy:\n    kind: beam\n    widht: 2\n", 5,
      "planner.strategy.widht",
-     "unknown option of strategy 'beam'; valid options: width, expansion, aggregation"),
+     "unknown option of strategy 'beam'; valid options: width, expansion, aggregation, "
+     "proceed_at"),
     ("unknown tool in a list: the line of the item",
      "tools:\n  - calculator\n  - clock\n  - serch\n", 4, "tools.2",
      f"unknown tool 'serch'; valid tools: {VALID_TOOLS}"),
