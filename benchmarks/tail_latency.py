@@ -33,7 +33,7 @@ import statistics
 import sys
 import time
 import zlib
-from typing import Any
+from typing import Any, cast
 
 from _common import emit, machine, median, round_floats, verdict
 
@@ -173,7 +173,7 @@ def mix(n: int) -> list[SimulatedMultiStepTask]:
 
 def sized_options(name: str, calls: int, extra: dict[str, Any]) -> Strategy:
     strategy = sized(name, calls, depth=4)
-    options = getattr(strategy, "options").model_dump()
+    options = cast(Any, strategy).options.model_dump()  # every sized strategy has Options
     return strategy_class(name).from_options({**options, **extra})
 
 

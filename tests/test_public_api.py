@@ -40,6 +40,16 @@ EXPECTED = {
     "build_agent", "check_entailment", "load_recipe", "make_sandbox", "parse_recipe",
     "python_toolset", "register_planner", "register_strategy", "resolve_model", "run_tests",
     "solve_smt", "tool",
+    # The SDK surface of issue 15: typed outputs, conversations, streaming, extension points.
+    "AgentRun", "StreamedRun", "SyncRun", "Conversation", "ConversationInfo", "HistoryPolicy",
+    "check_output", "verify_output", "AnswerStream", "AnswerLineStream", "FinishActionStream",
+    "RunStarted", "RunFinished", "NodeAdded", "NodeStarted", "NodeFinished", "NodeFailed",
+    "NodeSkipped", "ModelCallStarted", "ModelCallFinished", "ModelTextDelta",
+    "ToolCallStarted", "ToolCallFinished", "BudgetExhausted", "PlannerEvent", "StrategyStep",
+    "Subscriber", "register_task", "State", "Action", "Compute", "Sample", "CallTool", "Outcome",
+    "StepMachine", "Scorer", "ScorerOptions", "Verifier", "Verification", "JudgeScorer",
+    "OutcomeScorer", "RewardScorer", "ValueScorer", "VerifierScorer", "ToolScorer", "Staged",
+    "register_scorer",
 }
 
 
@@ -48,6 +58,15 @@ def test_all_is_pinned() -> None:
     assert len(set(forethought.__all__)) == len(forethought.__all__)  # ruff keeps it sorted
     for name in forethought.__all__:
         assert hasattr(forethought, name), name
+
+
+def test_extension_points_have_docstrings() -> None:
+    for name in ("register_task", "register_planner", "register_strategy", "register_scorer",
+                 "Compute", "Verifier", "Scorer", "Planner", "Strategy", "SearchTask",
+                 "Agent", "AgentRun", "StreamedRun", "Conversation", "HistoryPolicy",
+                 "check_output", "verify_output", "AnswerStream"):
+        doc = getattr(forethought, name).__doc__
+        assert doc and len(doc.strip()) > 20, name
 
 
 def test_exceptions_form_one_tree() -> None:

@@ -18,11 +18,14 @@ context through the small :class:`ToolLike` / :class:`ToolsLike` protocols, whic
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol
+
+from typing_extensions import TypeVar
 
 from forethought.exceptions import (
     BudgetExceeded,
@@ -48,12 +51,17 @@ from forethought.runtime.events import (
     EventBus,
     ModelCallFinished,
     ModelCallStarted,
+    ModelTextDelta,
     ToolCallFinished,
     ToolCallStarted,
 )
 from forethought.runtime.rendering import render_output
 
 T = TypeVar("T")
+DepsT = TypeVar("DepsT", default=Any)
+"""The type of :attr:`RunContext.deps` (``Any`` when a context is not parameterised)."""
+
+_log = logging.getLogger("forethought")
 
 
 class ToolLike(Protocol):
@@ -153,8 +161,12 @@ def _cancelled_usage(ticket: _Ticket) -> Usage | None:
 
 
 @dataclass(kw_only=True)
-class RunContext:
-    """Shared by everything in one run. Pass it along; never build a second one per step."""
+class RunContext(Generic[DepsT]):
+    """Shared by everything in one run. Pass it along; never build a second one per step.
+
+    Generic in the type of :attr:`deps`: a tool declared as ``def f(ctx: RunContext[Db], ...)``
+    sees ``ctx.deps`` as a ``Db`` (and the agent checks the run's deps against it).
+    """
 
     model: Model
     """The default model."""
@@ -162,8 +174,10 @@ class RunContext:
     budget: BudgetTracker = field(default_factory=BudgetTracker)
     events: EventBus = field(default_factory=EventBus)
     run_id: str = ""
-    deps: Any = None
+    deps: DepsT = None  # pyright: ignore[reportAssignmentType] - None when a run has no deps
     """User dependencies made available to tools (database handles, clients, ...)."""
+    question: str = ""
+    """The question the run answers, as the planner sees it (with the conversation so far)."""
     _calls: int = 0
     _tool_calls: int = 0
 
@@ -219,6 +233,8 @@ class RunContext:
             self.events.emit(ModelCallStarted(node_id=node_id, model=model.name,
                                               purpose=request.purpose, call_id=call_id,
                                               request=request))
+        if self.events.text_active and request.settings.n == 1:
+            on_text = self._relay_text(on_text, node_id, call_id, request.purpose)
         ticket = _Ticket(self.budget)
         try:
             async with self.deadline():
@@ -241,12 +257,30 @@ class RunContext:
                     error=f"{type(exc).__name__}: {exc}", response=_partial(exc)))
             raise
         ticket.settle(response.usage)
+        for warning in response.warnings:
+            _log.warning("%s (model %s, call %d%s)", warning, model.name, call_id,
+                         f", node {node_id}" if node_id else "")
         if self.events.active:
             self.events.emit(ModelCallFinished(node_id=node_id, model=model.name,
                                                purpose=request.purpose, call_id=call_id,
                                                usage=response.usage, cached=response.cached,
+                                               warnings=tuple(response.warnings),
                                                response=response))
         return response
+
+    def _relay_text(self, inner: TextCallback | None, node_id: str | None, call_id: int,
+                    purpose: str | None) -> TextCallback:
+        """``inner`` (if any), then a :class:`ModelTextDelta` to the text subscribers."""
+        events = self.events
+
+        def relay(chunk: str) -> None:
+            if inner is not None:
+                inner(chunk)
+            if chunk:
+                events.emit_text(ModelTextDelta(node_id=node_id, call_id=call_id,
+                                                purpose=purpose, text=chunk))
+
+        return relay
 
     async def parse(self, request: ModelRequest, output_type: type[T], *,
                     model: Model | None = None, node_id: str | None = None) -> Parsed[T]:
@@ -300,6 +334,9 @@ class RunContext:
         except BudgetExceeded as exc:
             self._refusal(exc, node_id)
             self._tool_failed(node_id, call_id, name, str(exc), start)
+            raise
+        except asyncio.CancelledError:
+            self._tool_failed(node_id, call_id, name, "cancelled", start)  # closed, not dangling
             raise
         except ToolError as exc:
             self._tool_failed(node_id, call_id, name, str(exc), start)

@@ -1,7 +1,9 @@
 """Typed events emitted at every step of a run, and the bus that delivers them.
 
 Subscribers (the run store, progress bars, the REPL, tracing) receive each event
-synchronously in emission order; they must be quick and must not raise.
+synchronously in emission order; they must be quick and must not raise. Streamed model text
+(:class:`ModelTextDelta`) goes only to subscribers that ask for it, so that nobody pays for
+it (events, a streaming transport) unless someone watches it.
 
 Model and tool call events carry the call's content (the request, the response, the tool's
 result) as references to the objects the run already holds, so building an event copies
@@ -151,9 +153,25 @@ class ModelCallFinished(Event):
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
     error: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What the usage counts say was cut short (see :mod:`forethought.models.truncation`)."""
     response: ModelResponse | None = field(default=None, metadata=_CONTENT)
     """Content: the reply (every sample's text and tool calls); on a failure, what arrived
     before it (a stream cut short), else ``None``."""
+
+
+@dataclass(kw_only=True, slots=True)
+class ModelTextDelta(Event):
+    """A chunk of a model call's reply as it streams (first sample only). Delivered only to
+    subscribers registered with ``text=True``; while there is one, every single-sample call
+    streams.
+    """
+
+    kind: str = "model_text_delta"
+    call_id: int = 0
+    """The call this chunk belongs to (as in :class:`ModelCallStarted`)."""
+    purpose: str | None = None
+    text: str = ""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -186,6 +204,20 @@ class BudgetExhausted(Event):
 
 
 @dataclass(kw_only=True, slots=True)
+class StrategyStep(Event):
+    """A search strategy's step machine ran one batch of actions (its progress)."""
+
+    kind: str = "strategy_step"
+    step: int = 0
+    """Batches run so far in this search, this one included."""
+    actions: dict[str, int] = field(default_factory=dict[str, int])
+    """Actions of the batch by tag (``{"propose": 4, "value": 12}``; untagged: ``""``)."""
+    failed: int = 0
+    """Actions of the batch that failed (budget refusals included)."""
+    budget_hit: bool = False
+
+
+@dataclass(kw_only=True, slots=True)
 class PlannerEvent(Event):
     """Something a planner decided: a plan parsed, a re-plan, a fallback."""
 
@@ -202,29 +234,50 @@ class EventBus:
     with a warning and then dropped, so a broken progress bar cannot break a run.
     """
 
-    __slots__ = ("_subscribers", "run_id")
+    __slots__ = ("_subscribers", "_text_subscribers", "run_id")
 
     def __init__(self, run_id: str = "") -> None:
         self.run_id = run_id
         self._subscribers: list[Subscriber] = []
+        self._text_subscribers: list[Subscriber] = []
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Add ``subscriber``; returns a function that removes it."""
+    def subscribe(self, subscriber: Subscriber, *, text: bool = False) -> Callable[[], None]:
+        """Add ``subscriber`` (with ``text=True`` it also receives :class:`ModelTextDelta`
+        events); returns a function that removes it.
+        """
         self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber) if subscriber in self._subscribers \
-            else None
+        if text:
+            self._text_subscribers.append(subscriber)
+        return lambda: self._drop(subscriber)
+
+    def _drop(self, subscriber: Subscriber) -> None:
+        for group in (self._subscribers, self._text_subscribers):
+            if subscriber in group:
+                group.remove(subscriber)
 
     @property
     def active(self) -> bool:
         """Whether anyone listens (hot paths skip building events otherwise)."""
         return bool(self._subscribers)
 
+    @property
+    def text_active(self) -> bool:
+        """Whether anyone listens to streamed model text."""
+        return bool(self._text_subscribers)
+
     def emit(self, event: Event) -> None:
+        self._deliver(event, self._subscribers)
+
+    def emit_text(self, event: ModelTextDelta) -> None:
+        """Deliver a text chunk to the subscribers that asked for text."""
+        self._deliver(event, self._text_subscribers)
+
+    def _deliver(self, event: Event, subscribers: list[Subscriber]) -> None:
         event.run_id = self.run_id
-        for subscriber in tuple(self._subscribers):
+        for subscriber in tuple(subscribers):
             try:
                 subscriber(event)
             except Exception as exc:  # noqa: BLE001 - isolate subscribers from the run
-                self._subscribers.remove(subscriber)
+                self._drop(subscriber)
                 warnings.warn(f"event subscriber {subscriber!r} raised {exc!r} and was removed",
-                              RuntimeWarning, stacklevel=2)
+                              RuntimeWarning, stacklevel=3)

@@ -43,12 +43,15 @@ in flight). Whatever is still in flight when a machine returns or fails is cance
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from forethought.exceptions import BudgetExceeded
 from forethought.models.messages import ModelSettings
 from forethought.runtime.collector import large_batch
 from forethought.runtime.context import RunContext
+from forethought.runtime.events import StrategyStep
 from forethought.search.flight import Flight, calls_in, execute, run_batch
 from forethought.search.offline import Latency, run_offline
 from forethought.search.protocol import (
@@ -82,12 +85,46 @@ __all__ = [
 ]
 
 
+class _Progress:
+    """The :class:`StrategyStep` events of one search: one per batch, and one per group of
+    arrivals of a streaming machine (what arrived, by tag), only while someone listens.
+    """
+
+    def __init__(self, ctx: RunContext, node_id: str | None) -> None:
+        self._ctx = ctx
+        self._node_id = node_id
+        self._steps = 0
+        self._tags: dict[int, str] = {}  # launched tickets' tags, while events are listened to
+
+    def launched(self, tickets: range, actions: Sequence[Action]) -> None:
+        if self._ctx.events.active:
+            self._tags.update(zip(tickets, (a.tag for a in actions), strict=True))
+
+    def cancelled(self, tickets: Iterable[int]) -> None:
+        for t in tickets:
+            self._tags.pop(t, None)
+
+    def ran(self, tags: Iterable[str], outcomes: Sequence[Outcome], budget_hit: bool) -> None:
+        self._steps += 1
+        if self._ctx.events.active:
+            self._ctx.events.emit(StrategyStep(
+                node_id=self._node_id, step=self._steps, actions=dict(Counter(tags)),
+                failed=sum(not o.ok for o in outcomes), budget_hit=budget_hit))
+
+    def arrived(self, arrivals: Arrivals, budget_hit: bool) -> None:
+        if not arrivals.items:
+            return
+        tags = [self._tags.pop(a.ticket, "") for a in arrivals.items]
+        self.ran(tags, [a.outcome for a in arrivals.items], budget_hit)
+
+
 async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = None) -> Any:
     """Run ``machine`` to completion: each yielded batch runs in parallel and its outcomes are
     sent back in order; commands are carried out as they come; the machine's return value is
     returned.
     """
     flight: Flight | None = None
+    progress = _Progress(ctx, node_id)
     exhausted = False
     try:
         step: Yielded = next(machine)
@@ -103,17 +140,22 @@ async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = 
                 with large_batch(calls_in(step)):
                     outcomes = await run_batch(ctx, step, node_id)
                     exhausted = budget_hit(outcomes)
+                    progress.ran((a.tag for a in step), outcomes, exhausted)
                     step = machine.send(outcomes)
                 continue
             if flight is None:
                 flight = Flight(ctx, node_id)
             if isinstance(step, Launch):
-                step = machine.send(flight.launch(step.actions))
+                launched = flight.launch(step.actions)
+                progress.launched(launched.tickets, step.actions)
+                step = machine.send(launched)
             elif isinstance(step, Wait):
                 arrivals = await flight.wait(step)
                 exhausted = exhausted or arrivals.budget_hit
+                progress.arrived(arrivals, exhausted)
                 step = machine.send(arrivals)
             elif isinstance(step, Cancel):  # pyright: ignore[reportUnnecessaryIsInstance]
+                progress.cancelled(step.tickets)
                 step = machine.send(await flight.cancel(step.tickets))
             else:
                 raise TypeError(f"a step machine yielded {step!r}: a list of actions, "

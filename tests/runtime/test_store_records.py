@@ -38,6 +38,9 @@ def sample_events() -> list[ev.Event]:
         ev.NodeSkipped(node_id="n3", reason="input $n2 failed"),
         ev.BudgetExhausted(reason="model calls 2 >= limit 2", spent=USAGE),
         ev.PlannerEvent(action="replan", detail="…"),
+        ev.ModelTextDelta(node_id="n1", call_id=7, purpose="join", text="Fin\u00efsh("),
+        ev.StrategyStep(node_id="search", step=3, actions={"propose": 4, "": 1}, failed=1,
+                        budget_hit=True),
         ev.RunFinished(status="ok", answer="42", usage=USAGE, error=None),
     ]
 
