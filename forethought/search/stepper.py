@@ -48,7 +48,7 @@ def proceed_at_option() -> Any:
     """The ``proceed_at`` option of the strategies that step (1, the synchronous algorithm, by
     default; shown in a strategy's repr only when set).
     """
-    return pydantic.Field(default=1.0, gt=0, le=1, repr=False)
+    return pydantic.Field(default=1.0, gt=0, le=1, strict=True, repr=False)
 
 
 class Stepper(Generic[P]):
