@@ -19,7 +19,8 @@ on latency) and asynchronous with simulated log-normal latencies of median 50 ms
 instances of a seed run side by side). ``within_noise``: the difference is at most twice its
 standard error.
 
-Run: ``uv run python benchmarks/tail_latency.py [--quick] [--proceed-at Q ...]``
+Run: ``uv run python benchmarks/tail_latency.py [--quick] [--proceed-at Q ...]
+[--strategies NAME ...]``
 """
 
 from __future__ import annotations
@@ -126,8 +127,9 @@ async def makespan(name: str, options: dict[str, Any], sigma: float, seed: int
     return time.perf_counter() - start, ctx.budget.started_calls, result.stats
 
 
-async def makespans(quick: bool, proceed_ats: list[float], reps: int) -> list[dict[str, Any]]:
-    configs = QUICK if quick else CONFIGS
+async def makespans(quick: bool, proceed_ats: list[float], reps: int, names: list[str]
+                    ) -> list[dict[str, Any]]:
+    configs = {k: v for k, v in (QUICK if quick else CONFIGS).items() if k in names}
     modes: list[tuple[str, float | None]] = [("sync", None), *(("async", q) for q in proceed_ats)]
     rows: list[dict[str, Any]] = []
     for name, base in configs.items():
@@ -195,11 +197,12 @@ async def solve(tasks: list[SimulatedMultiStepTask], name: str, extra: dict[str,
     return list(await asyncio.gather(*(one(t) for t in tasks)))
 
 
-async def accuracies(quick: bool, proceed_at: float, seeds: int) -> list[dict[str, Any]]:
+async def accuracies(quick: bool, proceed_at: float, seeds: int, names: list[str]
+                     ) -> list[dict[str, Any]]:
     tasks = mix(12 if quick else 60)
     calls = 64 if quick else 256
     rows: list[dict[str, Any]] = []
-    for name in (*STEPPING, *SAMPLING):
+    for name in (n for n in (*STEPPING, *SAMPLING) if n in names):
         sync: list[bool] = []
         for seed in range(seeds):
             sync += await solve(tasks, name, {}, 0.0, seed, calls)
@@ -241,7 +244,7 @@ def table(spans: list[dict[str, Any]], accs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-async def main(quick: bool, proceed_ats: list[float]) -> None:
+async def main(quick: bool, proceed_ats: list[float], names: list[str]) -> None:
     reps = 1 if quick else 3
     seeds = 1 if quick else 2
     emit(machine())
@@ -249,10 +252,11 @@ async def main(quick: bool, proceed_ats: list[float]) -> None:
           "sigmas": SIGMAS, "reps": reps, "proceed_at": proceed_ats, "target_ratio": TARGET,
           "makespan_model": "ScriptedModel, zero cost, log-normal latency",
           "accuracy_model": "SimulatedModel (a simulator, not a language model)",
-          "accuracy_seeds": seeds, "configs": QUICK if quick else CONFIGS})
+          "accuracy_seeds": seeds, "strategies": names,
+          "configs": QUICK if quick else CONFIGS})
     started = time.perf_counter()
-    spans = await makespans(quick, proceed_ats, reps)
-    accs = await accuracies(quick, proceed_ats[0], seeds)
+    spans = await makespans(quick, proceed_ats, reps, names)
+    accs = await accuracies(quick, proceed_ats[0], seeds, names)
     emit({"kind": "summary", "seconds": round(time.perf_counter() - started, 1)})
     print(table(spans, accs), file=sys.stderr)
 
@@ -264,5 +268,7 @@ if __name__ == "__main__":
     parser.add_argument("--proceed-at", type=float, nargs="+", default=[0.5],
                         help="proceed_at values of the asynchronous rows (the first is also "
                              "used for the accuracy rows)")
+    parser.add_argument("--strategies", nargs="+", choices=list(CONFIGS), default=list(CONFIGS),
+                        help="the strategies to measure (default: all)")
     args = parser.parse_args()
-    asyncio.run(main(args.quick, args.proceed_at))
+    asyncio.run(main(args.quick, args.proceed_at, args.strategies))
