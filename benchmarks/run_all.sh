@@ -8,7 +8,8 @@
 #   benchmarks/out/times.txt    start and end time and exit status of each benchmark
 #
 # Run from anywhere: bash benchmarks/run_all.sh
-# Takes about 6 to 10 minutes on a 2-core VM. Run it on an otherwise idle machine.
+# Takes about 6 to 10 minutes on a 2-core VM, plus tail_latency (about 9 minutes under load).
+# Run it on an otherwise idle machine.
 #
 # The sandbox benchmarks need a Docker daemon and the image forethought-sandbox:latest; this
 # script starts dockerd if none answers (it must run as root for that) and builds the image
@@ -40,6 +41,7 @@ BENCHMARKS=(
     graph_scaling
     trace_page
     repl_latency
+    tail_latency
 )
 
 stamp() { date -u '+%Y-%m-%d %H:%M:%S UTC'; }

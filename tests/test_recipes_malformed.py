@@ -74,7 +74,8 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
     ("misspelled strategy option",
      "planner:\n  kind: search\n  strategy:\n    kind: beam\n    widht: 2\n", 5,
      "planner.strategy.widht",
-     "unknown option of strategy 'beam'; valid options: width, expansion, aggregation"),
+     "unknown option of strategy 'beam'; valid options: width, expansion, aggregation, "
+     "proceed_at"),
     ("unknown tool in a list: the line of the item",
      "tools:\n  - calculator\n  - clock\n  - serch\n", 4, "tools.2",
      f"unknown tool 'serch'; valid tools: {VALID_TOOLS}"),
@@ -122,6 +123,39 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
     ("n a fraction",
      "planner:\n  kind: search\n  strategy:\n    kind: self_consistency\n    n: 8.5\n", 5,
      "planner.strategy.n", "Input should be a valid integer, got 8.5"),
+    ("proceed_at above 1",
+     "planner:\n  kind: search\n  strategy: {kind: beam, proceed_at: 1.5}\n", 3,
+     "planner.strategy.proceed_at", "Input should be less than or equal to 1, got 1.5"),
+    ("proceed_at zero",
+     "planner:\n  kind: search\n  strategy:\n    kind: rebase\n    proceed_at: 0\n", 5,
+     "planner.strategy.proceed_at", "Input should be greater than 0, got 0"),
+    ("proceed_at a quoted number",
+     "planner:\n  kind: search\n  strategy: {kind: particle_filter, proceed_at: '0.5'}\n", 3,
+     "planner.strategy.proceed_at", "Input should be a valid number, got '0.5'"),
+    ("proceed_at on a strategy without steps",
+     "planner:\n  kind: search\n  strategy: {kind: mcts, proceed_at: 0.5}\n", 3,
+     "planner.strategy.proceed_at",
+     "unknown option of strategy 'mcts'; valid options: simulations, width, exploration, "
+     "evaluation, accept"),
+    ("proceed_at with a Tree of Thoughts vote",
+     "planner:\n  kind: search\n  strategy: {kind: tot_bfs, proceed_at: 0.5, "
+     "evaluation: vote}\n", 3, "planner.strategy",
+     "proceed_at=0.5 needs evaluation 'value' or 'scorer': a vote compares all of a level's "
+     "states in one call"),
+    ("stop_early not a boolean",
+     "planner:\n  kind: search\n  strategy: {kind: self_consistency, stop_early: 'yes'}\n",
+     3, "planner.strategy.stop_early", "Input should be a valid boolean, got 'yes'"),
+    ("stop_early on a strategy that has none",
+     "planner:\n  kind: search\n  strategy: {kind: beam, stop_early: true}\n", 3,
+     "planner.strategy.stop_early",
+     "unknown option of strategy 'beam'; valid options: width, expansion, aggregation, "
+     "proceed_at"),
+    ("best-of-N stopping early on a final scorer that does not verify",
+     "planner:\n  kind: search\n  strategy: {kind: best_of_n, stop_early: true}\n"
+     "  final_scorer: reward\n", 1, "planner",
+     "best_of_n stop_early stops at the first answer the final scorer accepts, but "
+     "final_scorer 'reward' does not verify; use a verifying final scorer (judge, verifier, "
+     "tool, or a Verifier registered with register_scorer) or stop_early: false"),
     ("an API key pasted where its variable's name goes (never echoed)",
      "model:\n  name: openai/gpt-4o-mini\n  api_key_env: sk-proj-abc123XYZ\n", 3,
      "model.api_key_env",

@@ -85,6 +85,22 @@ class SearchPlannerOptions(pydantic.BaseModel):
         return spec
 
 
+    @pydantic.model_validator(mode="after")
+    def _stop_early_needs_a_verifier(self) -> SearchPlannerOptions:
+        # Decided here only when the recipe names the final scorer: otherwise it is the
+        # task's exact verifier if the task has one, which only the task knows (the strategy
+        # then refuses a non-verifying one when the search starts).
+        kind, options = _kind(self.strategy, "strategy")
+        if kind == "best_of_n" and options.get("stop_early") is True \
+                and self.final_scorer is not None and not make_scorer(self.final_scorer).verifies:
+            raise ValueError(
+                f"best_of_n stop_early stops at the first answer the final scorer accepts, "
+                f"but final_scorer {self.final_scorer!r} does not verify; use a verifying "
+                f"final scorer (judge, verifier, tool, or a Verifier registered with "
+                f"register_scorer) or stop_early: false")
+        return self
+
+
 def _scorer(spec: Spec | Scorer | None) -> Scorer | None:
     """A scorer object as it is (a custom :class:`Verifier`, say); a spec by its kind."""
     if spec is None or isinstance(spec, Scorer):

@@ -86,8 +86,12 @@ class Strategy(ABC):
 
     def __repr__(self) -> str:
         options = getattr(self, "options", None)
-        shown = ", ".join(f"{k}={v!r}" for k, v in options.model_dump().items()) \
-            if isinstance(options, pydantic.BaseModel) else ""
+        shown = ""
+        if isinstance(options, pydantic.BaseModel):
+            # Options declared with repr=False (the asynchronous modes) show only when set.
+            fields = type(options).model_fields
+            shown = ", ".join(f"{k}={v!r}" for k, v in options.model_dump().items()
+                              if fields[k].repr or v != fields[k].default)
         return f"{type(self).__name__}({shown})"
 
     @classmethod

@@ -16,7 +16,9 @@ from typing import ClassVar, Literal
 import pydantic
 
 from forethought.search.base import StrategyResult
-from forethought.search.ops import Block, SearchLog, SearchStrategy, expand, score, vote
+from forethought.search.ops import SearchLog, SearchStrategy, vote
+from forethought.search.protocol import Flow
+from forethought.search.stepper import Stepper, front_open, proceed_at_option
 from forethought.search.task import SearchTask, State
 
 
@@ -30,6 +32,10 @@ class BeamOptions(pydantic.BaseModel):
     aggregation: Literal["max", "weighted"] = "max"
     """How the answer is chosen among finished paths: the highest-scored one, or the answer
     with the largest total score (the paper's best-of-N weighted)."""
+    proceed_at: float = proceed_at_option()
+    """Share of a step's calls to wait for (1: all, the synchronous algorithm); below 1 the
+    step proceeds without its stragglers, whose children join the next step's selection
+    (see docs/search.md, "Asynchronous modes")."""
 
 
 def rank(states: list[State], scores: list[float | None]) -> list[tuple[State, float]]:
@@ -48,23 +54,28 @@ class BeamSearch(SearchStrategy[BeamOptions]):
     name: ClassVar[str] = "beam"
     Options: ClassVar[type[pydantic.BaseModel]] = BeamOptions
 
-    def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
+    def _search(self, task: SearchTask, log: SearchLog) -> Flow[StrategyResult]:
         width, expansion = self.options.width, self.options.expansion
+        stepper = Stepper[None](task, log, proceed_at=self.options.proceed_at)
         beams = [task.root()]
         finished: list[tuple[State, float]] = []
-        for depth in range(task.max_depth):
+        depth = 0
+        while depth < stepper.max_steps:
             widths = [width * expansion] if depth == 0 else [expansion] * len(beams)
-            groups = yield from expand(task, log, beams, widths)
-            children = [c for group in groups for c in group]
-            if not children:
+            ready = yield from stepper.step(
+                [(None, b, w) for b, w in zip(beams, widths, strict=True)])
+            children = [c for e in ready for c in e.children]
+            if not children and not stepper.in_flight:
                 break
-            scores = yield from score(task, log, children)
-            ranked = rank(children, scores)
+            ranked = rank([c.state for c in children], [c.score for c in children])
             finished += [(s, x) for s, x in ranked if s.final]
             beams = [s for s, _ in ranked if not s.final][:width]
-            log.stats["depth"] = depth + 1
-            if not beams:
+            depth += 1
+            log.stats["depth"] = depth
+            # Lines that fell behind compete for beams while the front goes on, no longer.
+            if not front_open(ready) and (log.has_answer() or not (beams or stepper.in_flight)):
                 break
+        yield from stepper.stop()
         if self.options.aggregation == "weighted" and finished:
             index = vote(task, [s.answer for s, _ in finished], [max(0.0, x) for _, x in finished])
             if index is not None:

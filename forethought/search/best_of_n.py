@@ -15,8 +15,11 @@ from typing import ClassVar, Literal
 
 import pydantic
 
+from forethought.exceptions import UserError
 from forethought.search.base import StrategyResult
-from forethought.search.ops import Block, SearchLog, SearchStrategy, rollout, score, vote
+from forethought.search.early import until_accepted
+from forethought.search.ops import SearchLog, SearchStrategy, rollout, score, vote
+from forethought.search.protocol import Flow
 from forethought.search.task import SearchTask
 
 
@@ -28,6 +31,10 @@ class BestOfNOptions(pydantic.BaseModel):
     aggregation: Literal["max", "weighted"] = "max"
     """``max``: the highest-scored sample; ``weighted``: the answer with the largest total
     score over its samples."""
+    stop_early: bool = pydantic.Field(default=False, strict=True, repr=False)
+    """Launch all ``n``, score each as it arrives and cancel the rest at the first answer the
+    final scorer (a verifier) accepts. Can return another accepted answer than the full run,
+    so it is off by default; needs a verifying final scorer."""
 
 
 class BestOfN(SearchStrategy[BestOfNOptions]):
@@ -40,9 +47,19 @@ class BestOfN(SearchStrategy[BestOfNOptions]):
     name: ClassVar[str] = "best_of_n"
     Options: ClassVar[type[pydantic.BaseModel]] = BestOfNOptions
 
-    def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
-        finals = (yield from rollout(task, log, [task.root()], self.options.n))[0]
-        scores = yield from score(task, log, finals)
+    def _search(self, task: SearchTask, log: SearchLog) -> Flow[StrategyResult]:
+        if self.options.stop_early:
+            scorer = task.effective_scorer()
+            if not scorer.verifies:
+                raise UserError(
+                    f"best_of_n stop_early stops at an answer a verifier accepts, but the "
+                    f"task's final scorer {type(scorer).__name__} does not verify; use a "
+                    f"verifier, tool or judge scorer, or stop_early: false")
+            sampled = yield from until_accepted(task, log, self.options.n, scorer)
+            finals, scores = sampled.finals, sampled.scores
+        else:
+            finals = (yield from rollout(task, log, [task.root()], self.options.n))[0]
+            scores = yield from score(task, log, finals)
         if self.options.aggregation == "weighted" and finals:
             index = vote(task, [s.answer for s in finals], [x or 0.0 for x in scores])
             if index is not None:

@@ -13,241 +13,176 @@ loop (httpx's ``Auth.auth_flow`` is the model for this)::
         ...
         return StrategyResult(answer=..., candidates=...)
 
-Machines compose with ``yield from``: a planner can run a strategy for a sub-question inside its
-own machine. When the budget runs out, the outcomes carry :class:`BudgetExceeded` errors; the
-strategy should return its best answer so far with ``partial=True``. A machine that yields
-again after that gets :class:`BudgetExceeded` thrown into it.
+A machine that can use outcomes as they arrive yields commands instead (see
+:mod:`forethought.search.protocol`): :class:`Launch` starts actions and returns their tickets
+at once, :class:`Wait` receives outcomes as they complete (one by one or in small groups),
+:class:`Cancel` stops what it no longer needs. It can launch more work while earlier work is
+in flight, and stop without waiting for its slowest call::
+
+    def steps(self, task):
+        launched = yield from launch([Sample(request=task.request)] * 8)
+        pending = set(launched.tickets)
+        while pending:
+            arrivals = yield from wait(pending)
+            for a in arrivals.items:
+                pending.discard(a.ticket)
+                ...                           # decide, launch more...
+            if decided:
+                yield from cancel(pending)    # cancelled calls are still charged
+                break
+
+Both kinds of step mix freely in one machine, and machines compose with ``yield from``: a
+planner can run a strategy for a sub-question inside its own machine.
+
+Budgets: a call is admitted when it is dispatched; a refused one comes back as an outcome
+with a :class:`BudgetExceeded` error, and the strategy should return its best answer so far
+with ``partial=True``. A machine that yields a batch or launches again after receiving a
+refusal gets :class:`BudgetExceeded` thrown into it (it may still wait for and cancel what is
+in flight). Whatever is still in flight when a machine returns or fails is cancelled.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections import Counter
-from collections.abc import Awaitable, Callable, Generator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeAlias, cast
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from forethought._threads import in_thread
-from forethought.exceptions import BudgetExceeded, ForethoughtError
-from forethought.models.messages import ModelRequest, ModelResponse, ModelSettings, Usage
+from forethought.exceptions import BudgetExceeded
+from forethought.models.messages import ModelSettings
 from forethought.runtime.collector import large_batch
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import StrategyStep
+from forethought.search.flight import Flight, calls_in, execute, run_batch
+from forethought.search.offline import Latency, run_offline
 from forethought.search.progress import SearchProgress, tracking
+from forethought.search.protocol import (
+    Action,
+    Arrival,
+    Arrivals,
+    CallTool,
+    Cancel,
+    Command,
+    Compute,
+    Flow,
+    Launch,
+    Launched,
+    Outcome,
+    Sample,
+    StepMachine,
+    Wait,
+    Yielded,
+    budget_hit,
+    cancel,
+    launch,
+    merge,
+    wait,
+)
+
+__all__ = [
+    "DETERMINISTIC", "Action", "Arrival", "Arrivals", "CallTool", "Cancel", "Command",
+    "Compute", "Flow", "Latency", "Launch", "Launched", "Outcome", "Sample", "StepMachine",
+    "Wait", "Yielded", "budget_hit", "cancel", "drive", "execute", "launch", "merge",
+    "run_offline", "wait",
+]
 
 
-@dataclass(kw_only=True, frozen=True, slots=True)
-class Sample:
-    """Draw ``n`` independent completions of ``request`` (one model call each)."""
-
-    request: ModelRequest
-    n: int = 1
-    tag: str = ""
-    """What this sample is for (``propose``, ``value``, ``vote``...), for traces."""
-
-
-@dataclass(kw_only=True, frozen=True, slots=True)
-class CallTool:
-    """Call a registered tool (an exact verifier, a calculator...)."""
-
-    tool: str
-    args: dict[str, Any] = field(default_factory=dict[str, Any])
-    tag: str = ""
-
-
-@dataclass(kw_only=True, frozen=True, slots=True)
-class Compute:
-    """Run exact Python work: ``fn()``, sync (in a worker thread) or async."""
-
-    fn: Callable[[], Any]
-    tag: str = ""
-
-
-Action: TypeAlias = Sample | CallTool | Compute
-
-
-@dataclass(kw_only=True, frozen=True, slots=True)
-class Outcome:
-    """What an action produced: ``value`` (a list of texts for a :class:`Sample`, the output
-    otherwise) or the ``error`` that stopped it.
+class _Progress:
+    """The :class:`StrategyStep` events of one search: one per batch, and one per group of
+    arrivals of a streaming machine (what arrived, by tag), only while someone listens. Each
+    is emitted after the machine has read the outcomes, so it carries the candidates and the
+    best score the strategy has noted by then (``search``).
     """
 
-    value: Any = None
-    error: BaseException | None = None
-    usage: Usage | None = None
+    def __init__(self, ctx: RunContext, node_id: str | None, search: SearchProgress) -> None:
+        self._ctx = ctx
+        self._node_id = node_id
+        self._search = search
+        self._steps = 0
+        self._tags: dict[int, str] = {}  # launched tickets' tags, while events are listened to
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+    def launched(self, tickets: range, actions: Sequence[Action]) -> None:
+        if self._ctx.events.active:
+            self._tags.update(zip(tickets, (a.tag for a in actions), strict=True))
 
-    @property
-    def budget_exceeded(self) -> bool:
-        return isinstance(self.error, BudgetExceeded)
+    def cancelled(self, tickets: Iterable[int]) -> None:
+        for t in tickets:
+            self._tags.pop(t, None)
 
-    @property
-    def texts(self) -> list[str]:
-        """The completions of a :class:`Sample` (those drawn before any failure)."""
-        value: object = self.value
-        if not isinstance(value, list):
-            return []
-        return [str(v) for v in cast(list[object], value)]
+    def ran(self, tags: Iterable[str], outcomes: Sequence[Outcome], budget_hit: bool) -> None:
+        self._steps += 1
+        if self._ctx.events.active:
+            search = self._search
+            self._ctx.events.emit(StrategyStep(
+                node_id=self._node_id, step=self._steps, actions=dict(Counter(tags)),
+                failed=sum(not o.ok for o in outcomes), budget_hit=budget_hit,
+                candidates=search.candidates, best_score=search.best_score,
+                best_answer=search.best_answer))
 
-
-StepMachine: TypeAlias = Generator[list[Action], list[Outcome], Any]
-"""Yields batches of actions, receives their outcomes, returns the machine's result."""
-
-
-def budget_hit(outcomes: list[Outcome]) -> bool:
-    """Whether any outcome of a batch was refused for lack of budget."""
-    return any(o.budget_exceeded for o in outcomes)
-
-
-def _one_per_call(request: ModelRequest) -> ModelRequest:
-    """``request`` asking for one completion: a Sample of n is n calls."""
-    if request.settings.n != 1:
-        return replace(request, settings=replace(request.settings, n=1))
-    return request
-
-
-def _fold(results: Sequence[ModelResponse | BaseException]) -> Outcome:
-    """One Sample's outcome from its calls' results, in order."""
-    texts: list[str] = []
-    usage = Usage()
-    error: BaseException | None = None
-    for r in results:
-        if isinstance(r, BaseException):
-            # Budget refusals matter most to the strategy; keep one if there is one.
-            if error is None or isinstance(r, BudgetExceeded):
-                error = r
-            continue
-        texts.extend(r.texts)
-        usage.add(r.usage)
-    if isinstance(error, asyncio.CancelledError):
-        raise error
-    if error is not None and not isinstance(error, Exception):
-        raise error
-    return Outcome(value=texts, error=error, usage=usage)
-
-
-async def _sample(ctx: RunContext, action: Sample, node_id: str | None) -> Outcome:
-    request = _one_per_call(action.request)
-    calls = [ctx.complete(request, node_id=node_id) for _ in range(action.n)]
-    return _fold(await asyncio.gather(*calls, return_exceptions=True))
-
-
-async def _call(fn: Callable[[], Any]) -> Any:
-    if inspect.iscoroutinefunction(fn):
-        return await fn()
-    result = await in_thread(fn)
-    if inspect.isawaitable(result):
-        return await result
-    return result
-
-
-async def execute(ctx: RunContext, action: Action, *, node_id: str | None = None) -> Outcome:
-    """Run one action through ``ctx``; failures become the outcome's ``error``."""
-    if isinstance(action, Sample):
-        return await _sample(ctx, action, node_id)
-    try:
-        if isinstance(action, CallTool):
-            return Outcome(value=await ctx.call_tool(action.tool, action.args, node_id=node_id))
-        awaited: Awaitable[Any] = _call(action.fn)
-        async with ctx.deadline():  # a thread cannot be stopped, but the search moves on
-            return Outcome(value=await awaited)
-    except (ForethoughtError, Exception) as exc:  # noqa: BLE001 - the strategy decides
-        return Outcome(error=exc)
+    def arrived(self, arrivals: Arrivals, budget_hit: bool) -> None:
+        if not arrivals.items:
+            return
+        tags = [self._tags.pop(a.ticket, "") for a in arrivals.items]
+        self.ran(tags, [a.outcome for a in arrivals.items], budget_hit)
 
 
 async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = None) -> Any:
-    """Run ``machine`` to completion: each yielded batch runs in parallel, its outcomes are
-    sent back in order, and the machine's return value is returned.
+    """Run ``machine`` to completion: each yielded batch runs in parallel and its outcomes are
+    sent back in order; commands are carried out as they come; the machine's return value is
+    returned.
     """
+    with tracking() as search:
+        return await _drive(ctx, machine, node_id, _Progress(ctx, node_id, search))
+
+
+async def _drive(ctx: RunContext, machine: StepMachine, node_id: str | None,
+                 progress: _Progress) -> Any:
+    flight: Flight | None = None
     exhausted = False
-    steps = 0
-    with tracking() as progress:
-        try:
-            batch = next(machine)
-            while True:
-                if exhausted:
-                    batch = machine.throw(BudgetExceeded(
-                        ctx.budget.exhausted() or "budget spent earlier in this search"))
-                    continue
+    try:
+        step: Yielded = next(machine)
+        while True:
+            if exhausted and isinstance(step, list | Launch):
+                step = machine.throw(BudgetExceeded(
+                    ctx.budget.exhausted() or "budget spent earlier in this search"))
+                continue
+            if isinstance(step, list):
                 # Thousands of calls per step keep tens of thousands of objects alive: with
                 # the collector's default thresholds, its full passes over them would cost
                 # more than the strategy's own work (see forethought/runtime/collector.py).
-                with large_batch(_calls(batch)):
-                    outcomes = await _run_batch(ctx, batch, node_id)
+                with large_batch(calls_in(step)):
+                    outcomes = await run_batch(ctx, step, node_id)
                     exhausted = budget_hit(outcomes)
-                    steps += 1
-                    done = batch
+                    batch = step
                     try:
-                        batch = machine.send(outcomes)
-                    finally:
-                        # After send(): the strategy has scored what the batch brought.
-                        if ctx.events.active:
-                            ctx.events.emit(_step_event(node_id, steps, done, outcomes,
-                                                        exhausted, progress))
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            machine.close()
-
-
-def _step_event(node_id: str | None, step: int, batch: list[Action], outcomes: list[Outcome],
-                exhausted: bool, progress: SearchProgress) -> StrategyStep:
-    return StrategyStep(node_id=node_id, step=step, actions=dict(Counter(a.tag for a in batch)),
-                        failed=sum(not o.ok for o in outcomes), budget_hit=exhausted,
-                        candidates=progress.candidates, best_score=progress.best_score,
-                        best_answer=progress.best_answer)
-
-
-def _calls(batch: list[Action]) -> int:
-    return sum(max(a.n, 0) if isinstance(a, Sample) else 1 for a in batch)
-
-
-async def _run_batch(ctx: RunContext, batch: list[Action], node_id: str | None
-                     ) -> list[Outcome]:
-    """Every call of every action at once, in one gather, then one outcome per action.
-
-    One task per model call and nothing around it: gathering the actions, each gathering its
-    own calls, cost two tasks, a gathering future and two coroutines per call. The calls
-    start in the same order as before (action by action), so seeded runs are unchanged.
-    """
-    work: list[Awaitable[Any]] = []
-    for action in batch:
-        if isinstance(action, Sample):
-            request = _one_per_call(action.request)
-            work.extend(ctx.complete(request, node_id=node_id) for _ in range(action.n))
-        else:
-            work.append(execute(ctx, action, node_id=node_id))
-    results: list[Any] = await asyncio.gather(*work, return_exceptions=True)
-    outcomes: list[Outcome] = []
-    at = 0
-    for action in batch:
-        if isinstance(action, Sample):
-            calls = max(action.n, 0)
-            outcomes.append(_fold(results[at:at + calls]))
-            at += calls
-            continue
-        result = results[at]
-        at += 1
-        if isinstance(result, BaseException):  # cancelled: execute() keeps other errors
-            raise result
-        outcomes.append(result)
-    return outcomes
-
-
-def run_offline(machine: StepMachine, respond: Callable[[Action], Outcome]) -> Any:
-    """Drive ``machine`` with a function that answers each action synchronously: the way to
-    test a strategy's exact behaviour without models or an event loop.
-    """
-    try:
-        batch = next(machine)
-        while True:
-            batch = machine.send([respond(a) for a in batch])
+                        step = machine.send(outcomes)
+                    finally:  # after send(): the strategy has scored what the batch brought
+                        progress.ran((a.tag for a in batch), outcomes, exhausted)
+                continue
+            if flight is None:
+                flight = Flight(ctx, node_id)
+            if isinstance(step, Launch):
+                launched = flight.launch(step.actions)
+                progress.launched(launched.tickets, step.actions)
+                step = machine.send(launched)
+            elif isinstance(step, Wait):
+                arrivals = await flight.wait(step)
+                exhausted = exhausted or arrivals.budget_hit
+                try:
+                    step = machine.send(arrivals)
+                finally:
+                    progress.arrived(arrivals, exhausted)
+            elif isinstance(step, Cancel):  # pyright: ignore[reportUnnecessaryIsInstance]
+                progress.cancelled(step.tickets)
+                step = machine.send(await flight.cancel(step.tickets))
+            else:
+                raise TypeError(f"a step machine yielded {step!r}: a list of actions, "
+                                f"Launch, Wait or Cancel were expected")
     except StopIteration as stop:
         return stop.value
+    finally:
+        machine.close()
+        if flight is not None:
+            await flight.close()
 
 
 DETERMINISTIC = ModelSettings(temperature=0.0)

@@ -20,8 +20,8 @@ import pydantic
 
 from forethought.exceptions import BudgetExceeded
 from forethought.search.base import Candidate, Strategy, StrategyResult, validate_options
-from forethought.search.machine import Action, Outcome, Sample, StepMachine, budget_hit
 from forethought.search.progress import current_progress
+from forethought.search.protocol import Action, Flow, Outcome, Sample, StepMachine, budget_hit
 from forethought.search.scorers import Scorer
 from forethought.search.task import SearchTask, State
 
@@ -88,6 +88,10 @@ class SearchLog:
         if (progress := current_progress()) is not None:
             progress.note(candidates=len(self.candidates), score=score, answer=state.answer)
         return candidate
+
+    def has_answer(self) -> bool:
+        """Whether any candidate so far states an answer."""
+        return any(c.answer is not None for c in self.candidates)
 
     def state_of(self, candidate: Candidate) -> State | None:
         return self._states.get(id(candidate))
@@ -229,6 +233,17 @@ def rollout(task: SearchTask, log: SearchLog, states: Sequence[State], n: int = 
     if not actions:
         return []
     outcomes = yield actions
+    finals = read_rollouts(task, log, states, outcomes)
+    if budget_hit(outcomes):
+        for state in (s for group in finals for s in group):
+            log.add(state, None)
+        raise budget_error(outcomes)
+    return finals
+
+
+def read_rollouts(task: SearchTask, log: SearchLog, states: Sequence[State],
+                  outcomes: Sequence[Outcome]) -> list[list[State]]:
+    """The final states in each of ``states``' rollout outcomes, counted in the log."""
     finals: list[list[State]] = []
     for state, outcome in zip(states, outcomes, strict=True):
         texts = outcome.texts
@@ -242,11 +257,54 @@ def rollout(task: SearchTask, log: SearchLog, states: Sequence[State], n: int = 
             else:
                 done.append(final)
         finals.append(done)
-    if budget_hit(outcomes):
-        for state in (s for group in finals for s in group):
-            log.add(state, None)
-        raise budget_error(outcomes)
     return finals
+
+
+Spans = list[tuple[int, int] | None]
+"""Where each state's scoring actions sit in a batch (start, count); ``None``: cached."""
+
+
+def plan_scores(task: SearchTask, states: Sequence[State], scorer: Scorer,
+                cache: dict[Hashable, float | None] | None = None
+                ) -> tuple[list[Action], Spans]:
+    """The actions that score ``states`` (none for one in ``cache``), and where each
+    state's are.
+    """
+    actions: list[Action] = []
+    spans: Spans = []
+    for state in states:
+        if cache is not None and task.key(state) in cache:
+            spans.append(None)
+            continue
+        acts = scorer.actions(task, state)
+        spans.append((len(actions), len(acts)))
+        actions.extend(acts)
+    return actions, spans
+
+
+def read_scores(task: SearchTask, log: SearchLog, states: Sequence[State], spans: Spans,
+                outcomes: Sequence[Outcome], scorer: Scorer,
+                cache: dict[Hashable, float | None] | None = None) -> list[float | None]:
+    """Each state's score from the outcomes of :func:`plan_scores`' actions; final states
+    are recorded as candidates with their scores (and verdicts), fresh scores cached.
+    """
+    scores: list[float | None] = []
+    for state, span in zip(states, spans, strict=True):
+        if span is None:
+            assert cache is not None
+            value = cache[task.key(state)]
+        else:
+            start, count = span
+            mine = list(outcomes[start:start + count])
+            value = scorer.read(task, state, mine)
+            log.failed(mine)
+            log.stats["scored" if value is not None else "unscored"] += 1
+            if cache is not None and not any(o.budget_exceeded for o in mine):
+                cache[task.key(state)] = value
+        scores.append(value)
+        if state.final:
+            log.judge(log.add(state, value), scorer, value)
+    return scores
 
 
 def score(task: SearchTask, log: SearchLog, states: Sequence[State],
@@ -257,38 +315,15 @@ def score(task: SearchTask, log: SearchLog, states: Sequence[State],
     re-scoring a state seen before.
     """
     scorer = scorer if scorer is not None else task.effective_scorer()
-    actions: list[Action] = []
-    spans: list[tuple[int, int] | None] = []
-    for state in states:
-        if cache is not None and task.key(state) in cache:
-            spans.append(None)
-            continue
-        acts = scorer.actions(task, state)
-        spans.append((len(actions), len(acts)))
-        actions.extend(acts)
+    actions, spans = plan_scores(task, states, scorer, cache)
     outcomes: list[Outcome] = (yield actions) if actions else []
-    scores: list[float | None] = []
-    for state, span in zip(states, spans, strict=True):
-        if span is None:
-            assert cache is not None
-            value = cache[task.key(state)]
-        else:
-            start, count = span
-            mine = outcomes[start:start + count]
-            value = scorer.read(task, state, mine)
-            log.failed(mine)
-            log.stats["scored" if value is not None else "unscored"] += 1
-            if cache is not None and not any(o.budget_exceeded for o in mine):
-                cache[task.key(state)] = value
-        scores.append(value)
-        if state.final:
-            log.judge(log.add(state, value), scorer, value)
+    scores = read_scores(task, log, states, spans, outcomes, scorer, cache)
     if budget_hit(outcomes):
         raise budget_error(outcomes)
     return scores
 
 
-def finalise(log: SearchLog, body: Block[StrategyResult]) -> Block[StrategyResult]:
+def finalise(log: SearchLog, body: Flow[StrategyResult]) -> Flow[StrategyResult]:
     """Run a strategy's search ``body``; when the budget runs out, return the best answer so
     far, marked partial.
     """
@@ -393,5 +428,5 @@ class SearchStrategy(Strategy, Generic[OptionsT]):
         return (yield from verify_choice(task, log, result))
 
     @abstractmethod
-    def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
+    def _search(self, task: SearchTask, log: SearchLog) -> Flow[StrategyResult]:
         """The search proper, as a step machine returning the chosen result."""

@@ -24,15 +24,9 @@ from typing import ClassVar, Literal
 import pydantic
 
 from forethought.search.base import StrategyResult
-from forethought.search.ops import (
-    Block,
-    SearchLog,
-    SearchStrategy,
-    expand,
-    score,
-    softmax,
-    vote,
-)
+from forethought.search.ops import SearchLog, SearchStrategy, softmax, vote
+from forethought.search.protocol import Flow
+from forethought.search.stepper import Stepper, proceed_at_option
 from forethought.search.task import SearchTask, State
 
 
@@ -51,6 +45,10 @@ class ParticleFilterOptions(pydantic.BaseModel):
     """The finished particle with the largest weight, or a weighted majority vote."""
     seed: int = pydantic.Field(default=0, ge=-(2**63), le=2**63 - 1, strict=True)
     """Seed of the resampling (mixed with the question, so instances differ)."""
+    proceed_at: float = proceed_at_option()
+    """Share of a step's particles to wait for (1: all, the synchronous algorithm); below 1
+    the step resamples without its stragglers, which rejoin the population at the next
+    resampling (see docs/search.md, "Asynchronous modes")."""
 
 
 def _logit(p: float) -> float:
@@ -62,6 +60,8 @@ def _logit(p: float) -> float:
 class _Particle:
     state: State
     rewards: tuple[float, ...] = ()
+    lag: int = 0
+    """Steps behind the front (asynchronous mode: its line came back late)."""
 
     def log_weight(self, aggregation: str) -> float:
         if not self.rewards:
@@ -98,26 +98,37 @@ class ParticleFilter(SearchStrategy[ParticleFilterOptions]):
     name: ClassVar[str] = "particle_filter"
     Options: ClassVar[type[pydantic.BaseModel]] = ParticleFilterOptions
 
-    def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
+    def _search(self, task: SearchTask, log: SearchLog) -> Flow[StrategyResult]:
         o = self.options
         rng = random.Random(f"{o.seed}|{task.question}")
+        stepper = Stepper[_Particle](task, log, proceed_at=o.proceed_at, keep=1,
+                                     childless="lost_particles")
         particles = [_Particle(state=task.root()) for _ in range(o.particles)]
-        for depth in range(task.max_depth):
+        depth = 0
+        while depth < stepper.max_steps:
             moving = [p for p in particles if not p.state.final]
-            if not moving:
+            # Particles that fell behind move while the front does, no longer.
+            front = [p for p in moving if not p.lag]
+            if not front and (log.has_answer() or not (moving or stepper.in_flight)):
                 break
-            groups = yield from expand(task, log, [p.state for p in moving], [1] * len(moving))
-            stepped = [(p, group[0]) for p, group in zip(moving, groups, strict=True) if group]
-            log.stats["lost_particles"] += len(moving) - len(stepped)
-            scores = yield from score(task, log, [s for _, s in stepped])
+            ready = yield from stepper.step([(p, p.state, 1) for p in moving])
+            stepped = [(e.parent, e.children[0]) for e in ready if e.children]
             alive = [p for p in particles if p.state.final] + [
-                _Particle(state=s, rewards=(*p.rewards, 0.5 if x is None else x))
-                for (p, s), x in zip(stepped, scores, strict=True)]
-            log.stats["depth"] = depth + 1
-            if not alive:
+                _Particle(state=c.state, rewards=(*p.rewards, 0.5 if c.score is None
+                                                  else c.score), lag=c.lag)
+                for p, c in stepped]
+            depth += 1
+            log.stats["depth"] = depth
+            # Particles still in flight keep their places in the population.
+            room = o.particles - stepper.expected
+            if not alive or room <= 0:
+                if stepper.in_flight:
+                    particles = alive
+                    continue
                 break
             weights = softmax([p.log_weight(o.aggregation) for p in alive], o.temperature)
-            particles = [alive[i] for i in resample(weights, o.particles, rng, o.resampling)]
+            particles = [alive[i] for i in resample(weights, room, rng, o.resampling)]
+        yield from stepper.stop()
         finished = [p for p in particles if p.state.final]
         if not finished:  # e.g. every particle stopped at the depth limit
             return log.result()

@@ -20,15 +20,9 @@ import pydantic
 
 from forethought.search.base import StrategyResult
 from forethought.search.beam import rank
-from forethought.search.ops import (
-    Block,
-    SearchLog,
-    SearchStrategy,
-    expand,
-    score,
-    softmax,
-    vote,
-)
+from forethought.search.ops import SearchLog, SearchStrategy, softmax, vote
+from forethought.search.protocol import Flow
+from forethought.search.stepper import Stepper, front_open, proceed_at_option
 from forethought.search.task import SearchTask, State
 
 
@@ -42,6 +36,10 @@ class RebaseOptions(pydantic.BaseModel):
     budget to the best nodes."""
     aggregation: Literal["max", "weighted"] = "max"
     """Reward-weighted majority vote over finished solutions, or the highest-scored one."""
+    proceed_at: float = proceed_at_option()
+    """Share of a depth's calls to wait for (1: all, the synchronous algorithm); below 1 the
+    depth proceeds without its stragglers, whose nodes join the next depth's allocation
+    (see docs/search.md, "Asynchronous modes")."""
 
 
 def allocate(total: int, weights: list[float]) -> list[int]:
@@ -68,28 +66,35 @@ class Rebase(SearchStrategy[RebaseOptions]):
     name: ClassVar[str] = "rebase"
     Options: ClassVar[type[pydantic.BaseModel]] = RebaseOptions
 
-    def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
+    def _search(self, task: SearchTask, log: SearchLog) -> Flow[StrategyResult]:
         o = self.options
+        stepper = Stepper[None](task, log, proceed_at=o.proceed_at)
         budget = o.width
         open_nodes = [task.root()]
         rewards = [0.0]
         finished: list[tuple[State, float]] = []
-        for depth in range(task.max_depth):
-            widths = [budget] if depth == 0 else allocate(budget, softmax(rewards, o.temperature))
-            groups = yield from expand(task, log, open_nodes, widths)
-            children = [c for group in groups for c in group]
-            if not children:
+        depth = 0
+        while depth < stepper.max_steps:
+            room = budget - stepper.expected  # children still in flight keep their share
+            widths = [room] if depth == 0 else allocate(room, softmax(rewards, o.temperature))
+            ready = yield from stepper.step(
+                [(None, n, w) for n, w in zip(open_nodes, widths, strict=True)])
+            children = [c for e in ready for c in e.children]
+            if not children and not stepper.in_flight:
                 break
-            scores = yield from score(task, log, children)
-            ranked = rank(children, scores)
+            ranked = rank([c.state for c in children], [c.score for c in children])
             done = [(s, max(0.0, x)) for s, x in ranked if s.final]
             finished += done
             budget -= len(done)
             open_nodes = [s for s, _ in ranked if not s.final]
             rewards = [max(0.0, x) for s, x in ranked if not s.final]
-            log.stats["depth"] = depth + 1
-            if budget <= 0 or not open_nodes:
+            depth += 1
+            log.stats["depth"] = depth
+            # Lines that fell behind share the budget while the front goes on, no longer.
+            if budget <= 0 or (not front_open(ready) and (
+                    log.has_answer() or not (open_nodes or stepper.in_flight))):
                 break
+        yield from stepper.stop()
         if o.aggregation == "weighted" and finished:
             index = vote(task, [s.answer for s, _ in finished], [x for _, x in finished])
             if index is not None:

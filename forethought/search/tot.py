@@ -32,7 +32,9 @@ from forethought.search.ops import (
     expand,
     score,
 )
+from forethought.search.protocol import Flow
 from forethought.search.scorers import Scorer, Staged, ValueScorer
+from forethought.search.stepper import Stepper, front_open, proceed_at_option
 from forethought.search.task import SearchTask, State
 
 _CHOICE = re.compile(r"best choice is\s*\**\s*(?:choice\s*)?(\d+)", re.IGNORECASE)
@@ -96,6 +98,17 @@ class BFSOptions(_Evaluation):
     """Keep the best ``breadth`` states, or sample them in proportion to their values."""
     seed: int = pydantic.Field(default=0, ge=-(2**63), le=2**63 - 1, strict=True)
     """Seed of ``selection="sample"``."""
+    proceed_at: float = proceed_at_option()
+    """Share of a level's calls to wait for (1: all, the synchronous algorithm); below 1 the
+    level proceeds without its stragglers, whose states join the next level's selection
+    (see docs/search.md, "Asynchronous modes"). Not with ``evaluation="vote"``."""
+
+    @pydantic.model_validator(mode="after")
+    def _vote_waits_for_all(self) -> BFSOptions:
+        if self.proceed_at < 1 and self.evaluation == "vote":
+            raise ValueError(f"proceed_at={self.proceed_at!r} needs evaluation 'value' or "
+                             f"'scorer': a vote compares all of a level's states in one call")
+        return self
 
 
 class TreeOfThoughtsBFS(SearchStrategy[BFSOptions]):
@@ -106,34 +119,35 @@ class TreeOfThoughtsBFS(SearchStrategy[BFSOptions]):
     name: ClassVar[str] = "tot_bfs"
     Options: ClassVar[type[pydantic.BaseModel]] = BFSOptions
 
-    def _search(self, task: SearchTask, log: SearchLog) -> Block[StrategyResult]:
+    def _search(self, task: SearchTask, log: SearchLog) -> Flow[StrategyResult]:
         o = self.options
         rng = random.Random(f"{o.seed}|{task.question}")
-        evaluator = _evaluator(task, o.evaluation, o.evaluations)
         cache: dict[Hashable, float | None] = {}
+        voting = o.evaluation == "vote"
+        stepper = Stepper[None](task, log, proceed_at=o.proceed_at, cache=cache, unique=True,
+                                scorer=_evaluator(task, o.evaluation, o.evaluations),
+                                scored=not voting)
         frontier = [task.root()]
-        for depth in range(task.max_depth):
-            groups = yield from expand(task, log, frontier, [o.proposals] * len(frontier))
-            children: list[State] = []
-            seen: set[Hashable] = set()
-            for child in (c for group in groups for c in group):
-                if task.key(child) not in seen:
-                    seen.add(task.key(child))
-                    children.append(child)
-            if not children:
+        depth = 0
+        while depth < stepper.max_steps:
+            ready = yield from stepper.step([(None, s, o.proposals) for s in frontier])
+            children = [c.state for e in ready for c in e.children]
+            if not children and not stepper.in_flight:
                 break
-            if o.evaluation == "vote":
+            scores = [c.score for e in ready for c in e.children]
+            if voting and children:
                 scores = yield from _vote(task, log, children, o.evaluations)
                 finals = [c for c in children if c.final]
                 if finals:  # votes rank states; final answers still get the task's score
                     yield from score(task, log, finals, cache)
-            else:
-                scores = yield from score(task, log, children, cache, scorer=evaluator)
-            log.stats["depth"] = depth + 1
+            depth += 1
+            log.stats["depth"] = depth
             open_ = [(s, x) for s, x in zip(children, scores, strict=True) if not s.final]
-            if not open_:
+            # Lines that fell behind compete for the frontier while the front goes on, no longer.
+            if not front_open(ready) and (log.has_answer() or not (open_ or stepper.in_flight)):
                 break
             frontier = self._select([s for s, _ in open_], [x for _, x in open_], rng)
+        yield from stepper.stop()
         return log.result()
 
     def _select(self, states: list[State], scores: list[float | None], rng: random.Random

@@ -87,7 +87,11 @@ def open_eval_reader(store: RunStore) -> EvalReader:
     """The reader of ``store``'s evaluations; :class:`UserError` when this build has none."""
     if _factory is None:
         with contextlib.suppress(ImportError):  # a build without the eval package
-            importlib.import_module(EVAL_PACKAGE)
+            module = importlib.import_module(EVAL_PACKAGE)
+            # Imported earlier, its factory may have been removed since: install it again.
+            install = getattr(module, "install", None)
+            if _factory is None and callable(install):
+                install()
     if _factory is None:
         raise UserError("this build of forethought cannot read evaluations: no reader for the "
                         "eval tables is installed (`forethought eval` provides it)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from forethought import RunStore
 from forethought.cli import app
+from forethought.trace import eval_page
 
 runner = CliRunner()
 
@@ -117,13 +119,33 @@ def test_reading_a_store_that_does_not_exist_never_creates_one(tmp_path: Path) -
     assert not missing.exists()
 
 
-def test_trace_eval_without_an_eval_reader_says_so(recorded: tuple[Path, str],
-                                                  tmp_path: Path) -> None:
+def test_trace_eval_of_an_eval_the_store_lacks_names_it(recorded: tuple[Path, str],
+                                                       tmp_path: Path) -> None:
+    path, _ = recorded
+    result = runner.invoke(app, ["trace", "--eval", "e1", "--html", str(tmp_path / "e.html"),
+                                 "--store", str(path)])
+    assert result.exit_code == 2
+    assert "no eval 'e1'" in result.output and "it holds no evals" in result.output
+    assert not (tmp_path / "e.html").exists()
+
+
+def test_trace_eval_without_an_eval_reader_says_so(recorded: tuple[Path, str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A build without the eval package: no reader is installed and none can be imported.
+    monkeypatch.setattr(eval_page, "_factory", None)
+    monkeypatch.setattr(eval_page, "EVAL_PACKAGE", "forethought._no_eval_package_here")
     path, _ = recorded
     result = runner.invoke(app, ["trace", "--eval", "e1", "--html", str(tmp_path / "e.html"),
                                  "--store", str(path)])
     assert result.exit_code == 2
     assert "cannot read evaluations: no reader for the eval tables" in result.output
+
+
+def test_a_removed_eval_reader_comes_back_when_needed(tmp_path: Path) -> None:
+    importlib.import_module("forethought.eval.trace_reader")  # installs it
+    eval_page.set_eval_reader_factory(None)  # as a test fixture's teardown does
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        assert eval_page.open_eval_reader(store) is not None
 
 
 def test_python_dash_m_forethought_runs_the_cli() -> None:
