@@ -119,3 +119,39 @@ class Model(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+class ModelWrapper(Model):
+    """A model that adds behaviour around ``inner`` (a cache, hedging): the budget's figures
+    (prompt tokens, prices, the worst case) and the life cycle are the inner model's.
+    Subclasses implement :meth:`request` (and :meth:`request_stream`) on top of ``inner``.
+    """
+
+    def __init__(self, inner: Model) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_output_tokens = inner.max_output_tokens
+
+    def count_prompt_tokens(self, request: ModelRequest) -> int:
+        return self.inner.count_prompt_tokens(request)
+
+    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return self.inner.price(prompt_tokens, completion_tokens)
+
+    def worst_case(self, request: ModelRequest) -> Usage:
+        return self.inner.worst_case(request)
+
+    def warm_up(self) -> None:
+        self.inner.warm_up()
+
+    async def prepare(self) -> None:
+        await self.inner.prepare()
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def stop(self) -> None:
+        await self.inner.stop()
+
+    def cache_identity(self) -> dict[str, Any]:
+        return self.inner.cache_identity()

@@ -36,7 +36,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from forethought._paths import forethought_home
 from forethought.exceptions import UserError
-from forethought.models.base import Model, TextCallback
+from forethought.models.base import Model, ModelWrapper, TextCallback
 from forethought.models.messages import ModelRequest, ModelResponse, Usage
 
 CacheMode = Literal["temperature0", "always"]
@@ -150,7 +150,7 @@ class _ResolvesDefaults(Protocol):
     def resolve_request(self, request: ModelRequest) -> ModelRequest: ...
 
 
-class CachedModel(Model):
+class CachedModel(ModelWrapper):
     """Answers from a :class:`ResponseCache` when it can, else asks ``inner`` and stores the reply.
 
     Args:
@@ -171,10 +171,8 @@ class CachedModel(Model):
                  mode: CacheMode = "temperature0") -> None:
         if mode not in ("temperature0", "always"):
             raise UserError(f"unknown cache mode {mode!r}; valid modes: 'temperature0', 'always'")
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)  # the budget and life cycle are inner's: a hit costs nothing
         self.admits_at_dispatch = inner.admits_at_dispatch
-        self.max_output_tokens = inner.max_output_tokens
         self.cache = cache if cache is not None else ResponseCache()
         self.mode: CacheMode = mode
         self._slots: dict[str, int] = {}
@@ -227,32 +225,6 @@ class CachedModel(Model):
         response = await self.inner.request_stream(request, on_text)
         self.cache.put(key, response)
         return response
-
-    # The budget and life cycle are the inner model's: a hit costs nothing and sends nothing.
-
-    def count_prompt_tokens(self, request: ModelRequest) -> int:
-        return self.inner.count_prompt_tokens(request)
-
-    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return self.inner.price(prompt_tokens, completion_tokens)
-
-    def worst_case(self, request: ModelRequest) -> Usage:
-        return self.inner.worst_case(request)
-
-    def warm_up(self) -> None:
-        self.inner.warm_up()
-
-    async def prepare(self) -> None:
-        await self.inner.prepare()
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def stop(self) -> None:
-        await self.inner.stop()
-
-    def cache_identity(self) -> dict[str, Any]:
-        return self.inner.cache_identity()
 
     def __repr__(self) -> str:
         return f"CachedModel({self.inner!r}, mode={self.mode!r})"

@@ -18,11 +18,10 @@ import asyncio
 import collections
 import math
 from dataclasses import replace
-from typing import Any
 
 from forethought.exceptions import BudgetExceeded, UserError
 from forethought.models.admission import Gate, current_gate, dispatching, gated
-from forethought.models.base import Model, TextCallback
+from forethought.models.base import Model, ModelWrapper, TextCallback
 from forethought.models.messages import ModelRequest, ModelResponse, Usage
 
 
@@ -39,11 +38,7 @@ class _Counting:
         self.sent = True
 
 
-class HedgedModel(Model):
-    # Each copy is admitted when it is sent: by the inner model if it admits itself, else
-    # here, right before calling it.
-    admits_at_dispatch = True
-
+class HedgedModel(ModelWrapper):
     """Wraps ``inner``; a call still running after the ``percentile`` of the last ``window``
     latencies gets a duplicate, and the first to finish wins.
 
@@ -54,16 +49,18 @@ class HedgedModel(Model):
         window: Recent latencies kept.
     """
 
+    # Each copy is admitted when it is sent: by the inner model if it admits itself, else
+    # here, right before calling it.
+    admits_at_dispatch = True
+
     def __init__(self, inner: Model, *, percentile: float = 0.95, min_samples: int = 20,
                  window: int = 200) -> None:
         if not 0 < percentile < 1:
             raise UserError(f"percentile must be in (0, 1), got {percentile!r}")
         if min_samples < 1 or window < min_samples:
             raise UserError(f"need 1 <= min_samples <= window, got {min_samples}, {window}")
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)  # the budget and life cycle are the inner model's
         self.cacheable = inner.cacheable
-        self.max_output_tokens = inner.max_output_tokens
         self.percentile = percentile
         self.min_samples = min_samples
         self._latencies: collections.deque[float] = collections.deque(maxlen=window)
@@ -156,26 +153,6 @@ class HedgedModel(Model):
         prompt = self.inner.count_prompt_tokens(request)
         extra = Usage(prompt_tokens=prompt, cost_usd=self.inner.price(prompt, 0), model_calls=1)
         return replace(response, usage=response.usage + extra)
-
-    # The budget and life cycle are the inner model's.
-
-    def count_prompt_tokens(self, request: ModelRequest) -> int:
-        return self.inner.count_prompt_tokens(request)
-
-    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return self.inner.price(prompt_tokens, completion_tokens)
-
-    def worst_case(self, request: ModelRequest) -> Usage:
-        return self.inner.worst_case(request)
-
-    def warm_up(self) -> None:
-        self.inner.warm_up()
-
-    async def prepare(self) -> None:
-        await self.inner.prepare()
-
-    def cache_identity(self) -> dict[str, Any]:
-        return self.inner.cache_identity()
 
     def __repr__(self) -> str:
         return f"HedgedModel({self.inner!r}, percentile={self.percentile})"

@@ -88,3 +88,37 @@ def test_bad_settings_are_refused() -> None:
         HedgedModel(Timed(latencies(2)), percentile=1.5)
     with pytest.raises(UserError, match="min_samples"):
         HedgedModel(Timed(latencies(2)), min_samples=50, window=10)
+
+
+class _Served(Model):
+    """A model with a life cycle (as a local server has), recording it."""
+
+    def __init__(self) -> None:
+        self.name = "served"
+        self.events: list[str] = []
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        return ModelResponse(choices=[Choice(text="x")], model=self.name, usage=Usage())
+
+    async def start(self) -> None:
+        self.events.append("start")
+
+    async def stop(self) -> None:
+        self.events.append("stop")
+
+    def cache_identity(self) -> dict[str, str]:
+        return {"model": "served", "file": "m.gguf"}
+
+
+async def test_wrappers_start_and_stop_the_model_they_wrap() -> None:
+    from forethought.models.cache import CachedModel, ResponseCache
+
+    inner = _Served()
+    async with HedgedModel(inner) as hedged:
+        assert inner.events == ["start"]
+        assert hedged.cache_identity() == inner.cache_identity()
+    assert inner.events == ["start", "stop"]
+    with ResponseCache(":memory:") as cache:
+        async with CachedModel(inner, cache):
+            pass
+    assert inner.events == ["start", "stop", "start", "stop"]
