@@ -184,7 +184,7 @@ class Agent:
             events.subscribe(subscriber)
         tracker = BudgetTracker(budget=budget or self.budget)
         ctx = RunContext(model=self.model, tools=self.tools, budget=tracker, events=events,
-                         run_id=run_id, deps=self.deps)
+                         run_id=run_id, deps=self.deps, store=store)
         started = time.perf_counter()
         events.emit(RunStarted(question=question))
         status: PlanStatus = "failed"

@@ -52,6 +52,7 @@ from forethought.runtime.events import (
     ToolCallStarted,
 )
 from forethought.runtime.rendering import render_output
+from forethought.runtime.store import RunStore
 
 T = TypeVar("T")
 
@@ -164,6 +165,9 @@ class RunContext:
     run_id: str = ""
     deps: Any = None
     """User dependencies made available to tools (database handles, clients, ...)."""
+    store: RunStore | None = None
+    """The run store the run is recorded in (``None``: none). Agents that learn across runs
+    (the selection agent) keep their statistics in the same file."""
     _calls: int = 0
 
     def __post_init__(self) -> None:

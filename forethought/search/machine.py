@@ -60,7 +60,19 @@ class Compute:
     tag: str = ""
 
 
-Action: TypeAlias = Sample | CallTool | Compute
+@dataclass(kw_only=True, frozen=True, slots=True)
+class Invoke:
+    """Run async work that needs the run context: ``await fn(ctx)``. For agents whose work
+    is a short conversation of its own (a structured reply with a repair turn, formal checks
+    that call sandboxed tools, then a model judgement), so every call inside is still budgeted
+    and observed through ``ctx``.
+    """
+
+    fn: Callable[[RunContext], Awaitable[Any]]
+    tag: str = ""
+
+
+Action: TypeAlias = Sample | CallTool | Compute | Invoke
 
 
 @dataclass(kw_only=True, frozen=True, slots=True)
@@ -139,6 +151,9 @@ async def execute(ctx: RunContext, action: Action, *, node_id: str | None = None
     try:
         if isinstance(action, CallTool):
             return Outcome(value=await ctx.call_tool(action.tool, action.args, node_id=node_id))
+        if isinstance(action, Invoke):
+            async with ctx.deadline():
+                return Outcome(value=await action.fn(ctx))
         awaited: Awaitable[Any] = _call(action.fn)
         async with ctx.deadline():  # a thread cannot be stopped, but the search moves on
             return Outcome(value=await awaited)

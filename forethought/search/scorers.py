@@ -69,6 +69,14 @@ class Scorer(ABC):
         del state
         return 1
 
+    def feedback(self, task: SearchTask, state: State) -> str | None:
+        """What was wrong with ``state`` when this scorer last judged it, in words a proposer
+        can act on (``None``: this scorer keeps no such record; refinement then says only that
+        the answer was judged wrong).
+        """
+        del task, state
+        return None
+
 
 def parse_score(text: str) -> float | None:
     """``p`` from a ``Score: p`` line, clipped to ``[0, 1]``; ``None`` if there is none."""
@@ -285,6 +293,9 @@ class Staged(Scorer):
 
     def cost(self, state: State) -> int:
         return self._pick(state).cost(state)
+
+    def feedback(self, task: SearchTask, state: State) -> str | None:
+        return self._pick(state).feedback(task, state)
 
 
 class ScorerOptions(pydantic.BaseModel):
