@@ -22,6 +22,7 @@ from forethought.models.base import Model, TextCallback
 from forethought.models.messages import Choice, ModelRequest, ModelResponse, Usage
 from forethought.models.simulated.arithmetic import find_arithmetic
 from forethought.models.simulated.policy import RESULT_LINE, Policy, check, last_user
+from forethought.models.simulated.providers import recognise
 from forethought.models.simulated.spec import parse_spec
 from forethought.models.simulated.task import Instance, SimulatedTask
 
@@ -30,9 +31,10 @@ class SimulatedModel(Model):
     r"""A seeded simulator of a language model (not a language model) for offline use.
 
     What it knows, per request: the task named by ``metadata["instance_id"]``; else the task
-    whose question occurs in a user message (the longest); else an arithmetic expression in
-    the question (``metadata["question"]`` or the last user message), solved exactly; else
-    nothing, and it says "I don't know.".
+    whose question occurs in a user message (the longest); else the task a registered task
+    pack recognises in the question (``metadata["question"]`` or the last user message; see
+    :mod:`~forethought.models.simulated.providers`); else an arithmetic expression in the
+    question, solved exactly; else nothing, and it says "I don't know.".
 
     What it replies depends on ``request.purpose``:
 
@@ -202,7 +204,12 @@ class SimulatedModel(Model):
                 best = task
         if best is not None:
             return Instance(task=best)
-        return _arithmetic_instance(_question(request))
+        question = _question(request)
+        known = recognise(question) if question.strip() else None
+        if known is not None:
+            self.add_tasks([known])
+            return Instance(task=known)
+        return _arithmetic_instance(question)
 
     # --- calls -----------------------------------------------------------------------------
 

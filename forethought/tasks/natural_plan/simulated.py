@@ -19,19 +19,27 @@ recognised.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import random
 from collections.abc import Callable
 
 from forethought.agents.constraint_spec import ConstraintSetSpec
-from forethought.agents.constraints import Constraint, ConstraintSet
+from forethought.agents.constraints import Constraint, ConstraintSet, RegisteredCheck
+from forethought.exceptions import UserError
 from forethought.models.simulated.planning import PlanConstraint, SimulatedPlanTask
 from forethought.tasks.natural_plan import calendars, meetings, trips
 from forethought.tasks.natural_plan._build import constraint, key
 from forethought.tasks.natural_plan._clock import format_12h, format_24h
-from forethought.tasks.natural_plan.dataset import Domain, Instance
-from forethought.tasks.natural_plan.plans import instance_constraints, violated_ids
+from forethought.tasks.natural_plan.dataset import Domain, Instance, load_instances
+from forethought.tasks.natural_plan.plans import (
+    constraints_for,
+    instance_constraints,
+    violated_ids,
+)
+from forethought.tasks.natural_plan.solve import formalise
 from forethought.tasks.natural_plan.task import TASKS
+from forethought.tools.smt import solve_sync
 
 PLAN_ERROR = 0.075
 """The simulator's default per-constraint error (its difficulty formula is repeated here so
@@ -201,4 +209,56 @@ def _build(instance: Instance, plans: int) -> SimulatedPlanTask:
         decoys=tuple(_written(c) for c in decoys), plans=tuple(pool), oracle=oracle)
 
 
-__all__ = ["question_text", "simulated_task"]
+# --- recognising prompts ---------------------------------------------------------------------
+
+_MARKERS: tuple[tuple[Domain, str], ...] = (
+    ("calendar", "You need to schedule a meeting"),
+    ("meeting", "You are visiting San Francisco"),
+    ("trip", "European cities for"))
+_INDEX: dict[Domain, dict[str, Instance]] = {}
+
+
+def _fingerprint(cs: ConstraintSet) -> str:
+    return json.dumps([(c.id, dict(c.check.params) if isinstance(c.check, RegisteredCheck)
+                        else None) for c in cs], sort_keys=True, default=str)
+
+
+def _index(domain: Domain) -> dict[str, Instance]:
+    """The dataset's instances of ``domain`` by their constraints (empty without the data)."""
+    if domain not in _INDEX:
+        try:
+            instances = load_instances(domain)
+        except UserError:
+            instances = []
+        _INDEX[domain] = {_fingerprint(instance_constraints(i)): i for i in instances}
+    return _INDEX[domain]
+
+
+def recognise(text: str) -> SimulatedPlanTask | None:
+    """The simulated task of a NATURAL PLAN prompt (the simulator's provider, entry point
+    ``forethought.simulated_tasks``): the dataset instance with the same constraints, or, for
+    a prompt that is not in the data, an instance whose reference plan z3 solves exactly;
+    ``None`` for text that is not such a prompt.
+    """
+    domain = next((d for d, marker in _MARKERS if marker in text), None)
+    if domain is None:
+        return None
+    try:
+        cs = constraints_for(domain, text)
+    except UserError:
+        return None
+    known = _index(domain).get(_fingerprint(cs))
+    if known is not None:
+        return simulated_task(known)
+    # Solved here and now (the simulator answers synchronously), once per new prompt.
+    formal = formalise(cs)
+    result = solve_sync(formal.problem, timeout_s=30.0)
+    if result.status != "sat" or result.model is None:
+        return None  # no plan satisfies the prompt: nothing to simulate
+    ident = f"prompt:{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    made = Instance(id=ident, domain=domain, prompt_0shot=text, prompt_5shot=text,
+                    golden_plan=formal.decode(result.model), record={})
+    return simulated_task(made)
+
+
+__all__ = ["question_text", "recognise", "simulated_task"]
