@@ -18,13 +18,13 @@ from forethought.models.simulated.task import SimulatedTask
 
 Provider = Callable[[str], SimulatedTask | None]
 
-_PROVIDERS: list[Provider] | None = None
+_loaded: list[Provider] | None = None
 
 
 def providers() -> list[Provider]:
     """The registered providers (entry points loaded on first use)."""
-    global _PROVIDERS
-    if _PROVIDERS is None:
+    global _loaded
+    if _loaded is None:
         from importlib.metadata import entry_points
 
         found: list[Provider] = []
@@ -34,8 +34,8 @@ def providers() -> list[Provider]:
                 raise UserError(f"entry point {ep.name!r} ({ep.value}) of group "
                                 f"'forethought.simulated_tasks' is not a function")
             found.append(cast(Provider, obj))
-        _PROVIDERS = found
-    return _PROVIDERS
+        _loaded = found
+    return _loaded
 
 
 def recognise(question: str) -> SimulatedTask | None:

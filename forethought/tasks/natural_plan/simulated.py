@@ -240,9 +240,10 @@ def recognise(text: str) -> SimulatedPlanTask | None:
     a prompt that is not in the data, an instance whose reference plan z3 solves exactly;
     ``None`` for text that is not such a prompt.
     """
-    domain = next((d for d, marker in _MARKERS if marker in text), None)
-    if domain is None:
+    found = [d for d, marker in _MARKERS if marker in text]
+    if not found:
         return None
+    domain: Domain = found[0]
     try:
         cs = constraints_for(domain, text)
     except UserError:
