@@ -240,7 +240,7 @@ def recognise(text: str) -> SimulatedPlanTask | None:
     a prompt that is not in the data, an instance whose reference plan z3 solves exactly;
     ``None`` for text that is not such a prompt.
     """
-    found = [d for d, marker in _MARKERS if marker in text]
+    found: list[Domain] = [d for d, marker in _MARKERS if marker in text]
     if not found:
         return None
     domain: Domain = found[0]
