@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 AskModel = Literal["always", "unless_rejected", "never"]
 
 _JUDGEMENT = re.compile(
-    r"^\s*(?:[-*\u2022]\s*)?[`'\"]?(?P<id>[A-Za-z0-9_][A-Za-z0-9_.:\-]*?)[`'\"]?\s*[:=]\s*\**"
+    r"^\s*(?:[-*\u2022]\s+)?\**[`'\"]?(?P<id>[A-Za-z0-9_][A-Za-z0-9_.:\-]*?)[`'\"]?\**"
+    r"\s*[:=]\s*\**"
     r"(?P<status>satisfied|violated|unknown|yes|no|ok|broken|met|unmet)\**\b\s*"
     r"(?:[-\u2013\u2014:,]\s*)?(?P<reason>.*?)\s*$", re.IGNORECASE)
 _STATUS: dict[str, Status] = {"satisfied": "satisfied", "yes": "satisfied", "ok": "satisfied",
