@@ -23,8 +23,8 @@ from forethought.models.scripted import ScriptedModel
 from forethought.runtime.context import RunContext
 from forethought.search.chain import ChainTask
 from forethought.search.scorers import RewardScorer, Staged
-from forethought.tasks.natural_plan.metrics import exact_match
 from forethought.tasks.natural_plan.dataset import Domain, Instance, load_instances
+from forethought.tasks.natural_plan.metrics import exact_match
 from forethought.tasks.natural_plan.plans import instance_constraints
 from forethought.tasks.natural_plan.task import CalendarTask, TripTask
 

@@ -96,7 +96,8 @@ def test_formal_checks_alone_need_no_model_call() -> None:
     judge = Judge()
     got = verify(cset(BIG, EVEN), "x = 12", judge)
     assert judge.asked == [] and got.model_calls == 0 and got.scored
-    assert statuses(got.verdict) == {"big": "satisfied/z3", "even": "satisfied/registered:demo.even"}
+    assert statuses(got.verdict) == {"big": "satisfied/z3",
+                                     "even": "satisfied/registered:demo.even"}
     assert got.verdict.accepted and got.value == 1.0
 
 
