@@ -15,6 +15,18 @@ from forethought._version import __version__
 
 if TYPE_CHECKING:
     from forethought.agents.agent import Agent, AgentResult
+    from forethought.agents.checks import register_checker
+    from forethought.agents.constraint_agent import ConstraintAgent
+    from forethought.agents.constraints import (
+        Constraint,
+        ConstraintResult,
+        ConstraintSet,
+        Verdict,
+        check_constraints,
+    )
+    from forethought.agents.formalise import FormaliseSolve
+    from forethought.agents.selection import SelectionAgent
+    from forethought.agents.verification import ConstraintScorer, VerificationAgent
     from forethought.exceptions import (
         BudgetExceeded,
         DependencyFailedError,
@@ -54,6 +66,7 @@ if TYPE_CHECKING:
     from forethought.planners.aot import AtomOfThoughtsPlanner
     from forethought.planners.base import Planner, PlanOutcome, register_planner
     from forethought.planners.llmcompiler import LLMCompilerPlanner
+    from forethought.planners.plangen import PlanGENPlanner
     from forethought.planners.react import ReActPlanner
     from forethought.planners.search import SearchPlanner
     from forethought.recipes import Recipe, build_agent, load_recipe, parse_recipe
@@ -83,6 +96,7 @@ if TYPE_CHECKING:
     from forethought.search.mcts import MCTS
     from forethought.search.particle_filter import ParticleFilter
     from forethought.search.rebase import Rebase
+    from forethought.search.refine import Refine
     from forethought.search.self_consistency import SelfConsistency
     from forethought.search.task import SearchTask
     from forethought.search.tot import TreeOfThoughtsBFS, TreeOfThoughtsDFS
@@ -111,6 +125,11 @@ _EXPORTS: dict[str, str] = {
     "Candidate": "forethought.search.base",
     "ChainTask": "forethought.search.chain",
     "Choice": "forethought.models.messages",
+    "Constraint": "forethought.agents.constraints",
+    "ConstraintAgent": "forethought.agents.constraint_agent",
+    "ConstraintResult": "forethought.agents.constraints",
+    "ConstraintScorer": "forethought.agents.verification",
+    "ConstraintSet": "forethought.agents.constraints",
     "DependencyFailedError": "forethought.exceptions",
     "DockerSandbox": "forethought.sandbox.docker_backend",
     "EntailmentResult": "forethought.tools.logic.results",
@@ -120,6 +139,7 @@ _EXPORTS: dict[str, str] = {
     "Executor": "forethought.runtime.executor",
     "FailurePolicy": "forethought.runtime.executor",
     "ForethoughtError": "forethought.exceptions",
+    "FormaliseSolve": "forethought.agents.formalise",
     "FunctionTool": "forethought.tools.base",
     "Game24Task": "forethought.search.game24",
     "GraphResult": "forethought.runtime.executor",
@@ -145,6 +165,7 @@ _EXPORTS: dict[str, str] = {
     "ParticleFilter": "forethought.search.particle_filter",
     "Passage": "forethought.tools.retrieval.passages",
     "PlanError": "forethought.exceptions",
+    "PlanGENPlanner": "forethought.planners.plangen",
     "PlanOutcome": "forethought.planners.base",
     "Planner": "forethought.planners.base",
     "PoolConfig": "forethought.sandbox.pool",
@@ -154,6 +175,7 @@ _EXPORTS: dict[str, str] = {
     "Recipe": "forethought.recipes",
     "RecipeError": "forethought.exceptions",
     "Ref": "forethought.runtime.graph",
+    "Refine": "forethought.search.refine",
     "ResponseCache": "forethought.models.cache",
     "RetrievalIndex": "forethought.tools.retrieval.index",
     "Retriever": "forethought.tools.retrieval.retriever",
@@ -165,6 +187,7 @@ _EXPORTS: dict[str, str] = {
     "ScriptedModel": "forethought.models.scripted",
     "SearchPlanner": "forethought.planners.search",
     "SearchTask": "forethought.search.task",
+    "SelectionAgent": "forethought.agents.selection",
     "SelfConsistency": "forethought.search.self_consistency",
     "SimulatedModel": "forethought.models.simulated",
     "SimulatedTask": "forethought.models.simulated",
@@ -189,14 +212,18 @@ _EXPORTS: dict[str, str] = {
     "UnknownNameError": "forethought.exceptions",
     "Usage": "forethought.models.messages",
     "UserError": "forethought.exceptions",
+    "Verdict": "forethought.agents.constraints",
+    "VerificationAgent": "forethought.agents.verification",
     "acheck_entailment": "forethought.tools.logic.entailment",
     "asolve_smt": "forethought.tools.smt",
     "build_agent": "forethought.recipes",
+    "check_constraints": "forethought.agents.constraints",
     "check_entailment": "forethought.tools.logic.entailment",
     "load_recipe": "forethought.recipes",
     "make_sandbox": "forethought.sandbox.factory",
     "parse_recipe": "forethought.recipes",
     "python_toolset": "forethought.tools.python_tool",
+    "register_checker": "forethought.agents.checks",
     "register_planner": "forethought.planners.base",
     "register_strategy": "forethought.search.base",
     "resolve_model": "forethought.models.registry",
@@ -233,6 +260,11 @@ __all__ = [
     "Candidate",
     "ChainTask",
     "Choice",
+    "Constraint",
+    "ConstraintAgent",
+    "ConstraintResult",
+    "ConstraintScorer",
+    "ConstraintSet",
     "DependencyFailedError",
     "DockerSandbox",
     "EntailmentResult",
@@ -242,6 +274,7 @@ __all__ = [
     "Executor",
     "FailurePolicy",
     "ForethoughtError",
+    "FormaliseSolve",
     "FunctionTool",
     "Game24Task",
     "GraphResult",
@@ -266,6 +299,7 @@ __all__ = [
     "ParticleFilter",
     "Passage",
     "PlanError",
+    "PlanGENPlanner",
     "PlanOutcome",
     "Planner",
     "PoolConfig",
@@ -275,6 +309,7 @@ __all__ = [
     "Recipe",
     "RecipeError",
     "Ref",
+    "Refine",
     "ResponseCache",
     "RetrievalIndex",
     "Retriever",
@@ -286,6 +321,7 @@ __all__ = [
     "ScriptedModel",
     "SearchPlanner",
     "SearchTask",
+    "SelectionAgent",
     "SelfConsistency",
     "SimulatedModel",
     "SimulatedTask",
@@ -310,15 +346,19 @@ __all__ = [
     "UnknownNameError",
     "Usage",
     "UserError",
+    "Verdict",
+    "VerificationAgent",
     "__version__",
     "acheck_entailment",
     "asolve_smt",
     "build_agent",
+    "check_constraints",
     "check_entailment",
     "load_recipe",
     "make_sandbox",
     "parse_recipe",
     "python_toolset",
+    "register_checker",
     "register_planner",
     "register_strategy",
     "resolve_model",
