@@ -122,6 +122,8 @@ class PlanGENPlanner(Planner):
                           ) -> tuple[ConstraintSet | None, str, str | None]:
         """The constraint set, where it came from, and why there is none."""
         mode = self.options.constraints
+        if mode == "none":
+            return None, "none", "unguided by configuration (`constraints: none`)"
         supplied = getattr(task, "constraint_set", None)
         if mode != "extract" and isinstance(supplied, ConstraintSet):
             return supplied, "task", None
@@ -148,8 +150,9 @@ class PlanGENPlanner(Planner):
             cs, source, error = await self.constraints(ctx, task, family)
             if cs is None and self.options.constraints == "task":
                 return PlanOutcome(answer=None, status="failed", error=error)
+            shown = source if cs is not None or source == "none" else f"{source} (unusable)"
             self._emit(ctx, ConstraintsExtracted(
-                source=source if cs is not None else f"{source} (unusable)", family=family,
+                source=shown, family=family,
                 count=0 if cs is None else len(cs), hard=0 if cs is None else len(cs.hard),
                 formal=0 if cs is None else len(cs.formal),
                 ids=() if cs is None else tuple(c.id for c in cs), guided=cs is not None,

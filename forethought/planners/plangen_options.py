@@ -173,9 +173,10 @@ class PlanGENOptions(_Strict):
     task: Spec = "chain"
     """How the question is framed: a registered search task (chain, natural_plan_calendar,
     ...) or ``{kind: <task>, <option>: <value>}``."""
-    constraints: Literal["auto", "task", "extract"] = "auto"
+    constraints: Literal["auto", "task", "extract", "none"] = "auto"
     """Where the constraints come from: the task's own (`task`, e.g. NATURAL PLAN's parser),
-    the constraint agent (`extract`), or the task's when it has them (`auto`)."""
+    the constraint agent (`extract`), the task's when it has them (`auto`), or nowhere
+    (`none`: every instance runs unguided, scored by `unguided_scorer`; for comparisons)."""
     unguided_scorer: Spec = "judge"
     """How final answers are scored when there is no constraint set (extraction failed)."""
     partial_scorer: Spec | None = None

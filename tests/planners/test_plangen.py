@@ -155,6 +155,20 @@ def test_constraints_from_the_task_only_when_it_has_them() -> None:
                             "extract` or `auto`")
 
 
+def test_constraints_none_runs_unguided_on_purpose() -> None:
+    def reply(request: ModelRequest) -> str:
+        return "Yes" if request.purpose == "judge" else GOLDEN
+
+    planner = PlanGENPlanner(task="natural_plan_calendar", constraints="none",
+                             strategy={"kind": "best_of_n", "n": 2})
+    result, events = run(planner, cal_543().prompt_5shot, ScriptedModel(reply))
+    (extracted,) = kinds(events, "constraints_extracted")
+    assert (extracted["source"], extracted["guided"]) == ("none", False)
+    assert extracted["error"] == "unguided by configuration (`constraints: none`)"
+    assert result.answer == GOLDEN and result.verified is True
+    assert result.usage.model_calls == 4  # two plans, each judged (a judge is a sample)
+
+
 def test_mixture_of_algorithms_switches_until_an_answer_is_verified() -> None:
     def reply(request: ModelRequest) -> str:
         return "Here is the proposed time: Monday, 9:00 - 10:00"  # a wrong slot
@@ -274,7 +288,7 @@ def test_statistics_stay_in_memory_without_a_store_or_when_asked(tmp_path: Path)
     ({"selection": {"bins": 9}}, "selection.bins",
      "Input should be less than or equal to 4, got 9"),
     ({"constraints": "parse"}, "constraints",
-     "Input should be 'auto', 'task' or 'extract', got 'parse'"),
+     "Input should be 'auto', 'task', 'extract' or 'none', got 'parse'"),
 ])
 def test_bad_options_are_refused_where_they_are(options: dict[str, Any], field: str,
                                                 message: str) -> None:
