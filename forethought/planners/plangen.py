@@ -38,11 +38,11 @@ import pydantic
 
 from forethought.agents.constraint_agent import ConstraintAgent, instance_key
 from forethought.agents.constraints import ConstraintSet
-from forethought.agents.formalise import FormaliseSolve
+from forethought.agents.formalise import FormaliseSolve, formalise
 from forethought.agents.selection import Arm, Complexity, SelectionAgent
 from forethought.agents.selection_stats import MemoryStats, Pull, SelectionStats, SqliteStats
 from forethought.agents.verification import ConstraintScorer, VerificationAgent
-from forethought.exceptions import BudgetExceeded
+from forethought.exceptions import BudgetExceeded, UserError
 from forethought.planners.base import Planner, PlanOutcome
 from forethought.planners.plangen_options import PlanGENOptions, build_strategy, split_spec
 from forethought.runtime.context import RunContext
@@ -180,13 +180,14 @@ class PlanGENPlanner(Planner):
         arms = self.arms if cs is not None else [
             a for a in self.arms if not _needs_constraints(a.strategy)]
         stats = self.statistics(ctx)
+        priors = _solver_priors(arms, cs)
         mixture = self.options.mixture
         tried: set[str] = set()
         best: StrategyResult | None = None
         for round_ in range(1, (mixture.max_arms if mixture.enabled else 1) + 1):
             rng = random.Random(f"{agent.seed}|{ident}|{round_}")
             arm, scores = agent.choose(arms, stats.get(family, bin_), complexity,
-                                       exclude=tried, rng=rng)
+                                       exclude=tried, rng=rng, priors=priors)
             if arm is None:
                 break
             self._emit(ctx, SelectionDecision(
@@ -243,6 +244,21 @@ class PlanGENPlanner(Planner):
             outcome.status = "unverified"
             outcome.error = f"the verifier rejected every candidate; {stats}"
         return outcome
+
+
+def _solver_priors(arms: list[Arm], cs: ConstraintSet | None) -> dict[str, float]:
+    """The prior of formalise-and-solve arms on this instance: the share of its constraints
+    the formalisation expresses (1 when z3 sees everything a verifier will check; 0 when the
+    set cannot be formalised at all).
+    """
+    solvers = [a.name for a in arms if _needs_constraints(a.strategy)]
+    if not solvers or cs is None or not len(cs):
+        return {}
+    try:
+        share = 1.0 - len(formalise(cs).skipped) / len(cs)
+    except UserError:
+        share = 0.0
+    return dict.fromkeys(solvers, share)
 
 
 def _needs_constraints(strategy: Strategy) -> bool:

@@ -53,14 +53,16 @@ class VerificationOptions(_Strict):
 class SelectionOptions(_Strict):
     """The selection agent: complexity estimate and bandit (see forethought.agents.selection)."""
 
-    method: Literal["ucb", "thompson"] = "ucb"
+    method: Literal["ucb", "thompson"] = "thompson"
+    """Thompson sampling (default), or PlanGEN's UCB with a decaying prior."""
     exploration: float = pydantic.Field(default=1.0, ge=0, le=10)
     """UCB's exploration constant (Thompson: scales the posterior's spread), 0 to 10."""
     prior_weight: float = pydantic.Field(default=0.5, ge=0, le=10)
     """Weight of the complexity prior, divided by the arm's pulls plus one, 0 to 10."""
-    cost_weight: float = pydantic.Field(default=0.25, ge=0, le=10)
-    """Reward lost per `call_scale` model calls an arm spends, 0 to 10."""
-    call_scale: float = pydantic.Field(default=32.0, gt=0, le=1_000_000)
+    cost_weight: float = pydantic.Field(default=0.5, ge=0, le=10)
+    """Reward lost per `call_scale` model calls an arm spends, 0 to 10 (0: only the quality
+    of the answer counts)."""
+    call_scale: float = pydantic.Field(default=16.0, gt=0, le=1_000_000)
     """Model calls that cost `cost_weight` of reward (more cost no more)."""
     bins: int = pydantic.Field(default=3, ge=1, le=4, strict=True)
     """Complexity bins the statistics are kept in, 1 to 4."""

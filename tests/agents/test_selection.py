@@ -79,7 +79,8 @@ def test_a_rating_that_fails_leaves_the_features() -> None:
 
 
 def test_ucb_scores_follow_the_formula() -> None:
-    agent = SelectionAgent(exploration=1.0, prior_weight=0.5, cost_weight=0.25, call_scale=32)
+    agent = SelectionAgent(method="ucb", exploration=1.0, prior_weight=0.5, cost_weight=0.25,
+                           call_scale=32)
     a = arms("cheap", "dear")
     learnt = stats(**{a[0].key: (3, 0.8, 1.0), a[1].key: (1, 0.9, 16.0)})
     scored = agent.scores(a, learnt, LOW, exclude=set(), rng=random.Random(0))
@@ -91,7 +92,7 @@ def test_ucb_scores_follow_the_formula() -> None:
 
 
 def test_the_prior_decides_first_then_decays() -> None:
-    agent = SelectionAgent()
+    agent = SelectionAgent(method="ucb", cost_weight=0.25, call_scale=32)
     a = arms("cheap", "middle", "thorough")
     first, _ = agent.choose(a, {}, LOW, exclude=set(), rng=random.Random(0))
     assert first is not None and first.name == "cheap"
@@ -107,19 +108,23 @@ def test_the_prior_decides_first_then_decays() -> None:
 
 
 def test_given_priors_and_exclusions() -> None:
-    agent = SelectionAgent()
+    agent = SelectionAgent(method="ucb")
     a = arms("a", "b")
     a[1].prior = (0.0, 0.0, 1.0)
     a[0].prior = 0.2
     scored = agent.scores(a, {}, Complexity(value=0.9, bin="high"), exclude={"b"},
                           rng=random.Random(0))
     assert [(s.prior, s.available) for s in scored] == [(0.2, True), (1.0, False)]
+    per_instance = agent.scores(a, {}, LOW, exclude=set(), rng=random.Random(0),
+                                priors={"a": 0.9, "b": 0.7})
+    assert [s.prior for s in per_instance] == [0.2, 0.0]  # an arm's own prior wins
     chosen, _ = agent.choose(a, {}, LOW, exclude={"a", "b"}, rng=random.Random(0))
     assert chosen is None
 
 
 def test_thompson_sampling_is_seeded_and_exploits_what_it_learnt() -> None:
-    agent = SelectionAgent(method="thompson")
+    agent = SelectionAgent()
+    assert agent.method == "thompson"
     a = arms("weak", "strong")
     learnt = stats(**{a[0].key: (30, 0.2, 1.0), a[1].key: (30, 0.9, 1.0)})
     picks = [agent.choose(a, learnt, LOW, exclude=set(), rng=random.Random(i))[0]

@@ -110,6 +110,7 @@ def test_a_natural_plan_instance_with_the_parsers_constraints() -> None:
                                                      "best_of_n", "tot_bfs", "rebase"]
     assert set(decision["arms"][0]) == {"arm", "pulls", "mean_reward", "prior", "bonus",
                                         "score", "available"}
+    assert decision["arms"][0]["prior"] == 1.0  # z3 expresses every constraint here
     assert decision["chosen"] == max(decision["arms"], key=lambda a: a["score"])["arm"]
     finished = kinds(events, "arm_finished")
     assert finished[-1]["verified"] is True and finished[-1]["reward"] is not None
