@@ -228,7 +228,7 @@ def show(domain: str, table: dict[tuple[str, str], dict[str, Any]],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 instances per domain")
     parser.add_argument("--limit", type=int, default=None, help="instances per domain")
     args = parser.parse_args(argv)
