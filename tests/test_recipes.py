@@ -118,6 +118,8 @@ def test_the_json_schema_knows_every_components_options() -> None:
                 {"tools": ["serch"]},
                 {"planner": {"kind": "search", "strategy": {"kind": "beam", "widht": 2}}},
                 {"planner": {"kind": "search", "strategy": {"kind": "best_of_n", "n": 0}}},
+                {"planner": {"kind": "plangen", "arms": [{"kind": "beam", "widht": 2}]}},
+                {"planner": {"kind": "plangen", "arms": [{"kind": "rebase", "refine": 99}]}},
                 {"model": {"name": "openai/x", "top_p": 2}}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
