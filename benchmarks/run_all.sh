@@ -8,7 +8,7 @@
 #   benchmarks/out/times.txt    start and end time and exit status of each benchmark
 #
 # Run from anywhere: bash benchmarks/run_all.sh
-# Takes about 6 to 10 minutes on a 2-core VM. Run it on an otherwise idle machine.
+# Takes about 25 to 30 minutes on a 2-core VM (plangen_natural_plan alone about 17). Run it on an otherwise idle machine.
 #
 # The sandbox benchmarks need a Docker daemon and the image forethought-sandbox:latest; this
 # script starts dockerd if none answers (it must run as root for that) and builds the image
@@ -34,6 +34,7 @@ BENCHMARKS=(
     search_overhead
     game24
     aot_prompt_length
+    plangen_natural_plan
 )
 
 stamp() { date -u '+%Y-%m-%d %H:%M:%S UTC'; }

@@ -209,7 +209,8 @@ class ArmFinished(Event):
     verified: bool | None = None
     score: float | None = None
     reward: float | None = None
-    """``None`` when nothing was learnt (the budget stopped the arm)."""
+    """What the bandit learnt: quality minus the cost of the calls spent (an arm cut short by
+    the budget counts with what it found and what it spent)."""
     model_calls: int = 0
     tokens: int = 0
     status: str = ""
