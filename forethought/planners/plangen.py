@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import pydantic
 
+from forethought._options import validate_options
 from forethought.agents.constraint_agent import ConstraintAgent, instance_key
 from forethought.agents.constraints import ConstraintSet
 from forethought.agents.formalise import FormaliseSolve, formalise
@@ -71,7 +72,8 @@ class PlanGENPlanner(Planner):
     Options: ClassVar[type[pydantic.BaseModel]] = PlanGENOptions
 
     def __init__(self, **options: Any) -> None:
-        self.options = PlanGENOptions.model_validate(options)
+        # Validated as strictly as a recipe's options: a count given as "3" is a mistake.
+        self.options = validate_options("planner", self.name, PlanGENOptions, options)
         o = self.options
         self.task_kind, self.task_options = split_spec(o.task, "task")
         self.constraint_agent = ConstraintAgent()
@@ -199,10 +201,13 @@ class PlanGENPlanner(Planner):
             tried.add(arm.name)
             if best is None or _rank(result) > _rank(best):
                 best = result
-            if result.partial or ctx.budget.exhausted() is not None:
+            if result.partial:  # the budget stopped this arm: the best so far, partial
                 best.partial = True
                 break
             if (best.score or 0.0) >= mixture.threshold and best.verified is not False:
+                break
+            if ctx.budget.exhausted() is not None:  # another arm is needed but cannot run
+                best.partial = True
                 break
         if best is None:
             return PlanOutcome(answer=None, status="failed", error="no arm could be chosen")

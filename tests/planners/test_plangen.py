@@ -217,6 +217,18 @@ def test_a_budget_spent_mid_mixture_returns_the_best_so_far_partial() -> None:
     assert len(kinds(events, "selection_decision")) == 2  # formalise_solve never came
 
 
+def test_a_budget_spent_exactly_between_arms_stops_the_mixture() -> None:
+    planner = PlanGENPlanner(task="natural_plan_calendar", selection={"rate": False},
+                             arms=[{"kind": "best_of_n", "name": "one", "n": 1, "prior": 1.0},
+                                   {"kind": "formalise_solve", "prior": 0.0}])
+    result, events = run(planner, cal_543().prompt_5shot,
+                         ScriptedModel(["Here is the proposed time: Monday, 9:00 - 10:00"]),
+                         budget=Budget(max_model_calls=1))
+    assert len(kinds(events, "selection_decision")) == 1
+    assert result.status == "budget_exhausted" and result.partial
+    assert result.verified is False and result.answer is not None
+
+
 def test_a_fixed_strategy_with_refinement() -> None:
     replies = iter(["Here is the proposed time: Monday, 9:00 - 10:00", GOLDEN])
     prompts: list[ModelRequest] = []
