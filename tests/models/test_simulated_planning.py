@@ -193,3 +193,14 @@ def test_other_instances_get_no_constraints_and_unknown_judgements() -> None:
                           metadata={"constraints": "a,b"})
     assert asyncio.run(model.request(verify)).text == ("a: unknown - I cannot check this\n"
                                                        "b: unknown - I cannot check this")
+
+
+def test_the_planning_rates_are_spec_keys() -> None:
+    model = SimulatedModel.from_spec("simulated:plan_error=0.1,repair_rate=0.5,"
+                                     "extract_omission=0,extract_hallucination=1,"
+                                     "extract_formal=0.5,extract_invalid=0,rating_noise=0")
+    p = model.policy
+    assert (p.plan_error, p.repair_rate, p.extract_omission, p.extract_hallucination,
+            p.extract_formal, p.extract_invalid, p.rating_noise) == (0.1, 0.5, 0, 1, 0.5, 0, 0)
+    with pytest.raises(UserError, match="extract_formal must be in"):
+        SimulatedModel.from_spec("simulated:extract_formal=1.5")
