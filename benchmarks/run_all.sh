@@ -8,7 +8,7 @@
 #   benchmarks/out/times.txt    start and end time and exit status of each benchmark
 #
 # Run from anywhere: bash benchmarks/run_all.sh
-# Takes about 25 to 30 minutes on a 2-core VM (plangen_natural_plan alone about 17).
+# Takes about 30 minutes on a 2-core VM (plangen_natural_plan alone about 20).
 # Run it on an otherwise idle machine.
 #
 # The sandbox benchmarks need a Docker daemon and the image forethought-sandbox:latest; this
