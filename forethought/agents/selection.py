@@ -31,9 +31,10 @@ draw is chosen (seeded per instance and round, so runs repeat).
 
 Why Thompson by default: UCB pulls every other arm about ``ln T / gap**2`` times, which over a
 dataset of a hundred instances in three bins is most of the dataset. On NATURAL PLAN with the
-simulator (benchmarks/plangen_natural_plan.py), UCB spent 3.5 to 4.4 model calls per
-instance in its third pass over the data, Thompson sampling about one, at the same accuracy:
-an arm that never fails has a narrow posterior and is exploited at once.
+simulator and the parser's constraints (benchmarks/plangen_natural_plan.py), UCB spent 3.3 to
+3.8 model calls per instance on its second pass over the data, Thompson sampling 1.1 to 1.3
+(one of them the complexity rating), at the same accuracy: an arm that never fails has a
+narrow posterior and is exploited at once.
 """
 
 from __future__ import annotations
