@@ -35,6 +35,11 @@ BENCHMARKS=(
     search_overhead
     game24
     aot_prompt_length
+    eval_throughput
+    budget_overshoot
+    adaptive_concurrency
+    graph_scaling
+    trace_page
     plangen_natural_plan
 )
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from _common import emit, machine, median, parse_args, round_floats, time_async, verdict
+from _common import emit, machine, median, parse_args, round_floats, verdict
 
 from forethought.models.messages import Message, ModelRequest
 from forethought.models.scripted import ScriptedModel
@@ -120,6 +120,15 @@ class Tracer:
         return ctx, lambda: None, lambda: 0
 
 
+async def timed(fn: Callable[[], Awaitable[object]]) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``await fn()``, after a garbage collection (as
+    ``_common.time_async``), so earlier repetitions' garbage is not charged to this one."""
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    await fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 async def measure(shape: Shape, tracer: Tracer, graph: TaskGraph, n: int, reps: int
                   ) -> dict[str, Any]:
     nodes = len(graph)
@@ -145,11 +154,13 @@ async def measure(shape: Shape, tracer: Tracer, graph: TaskGraph, n: int, reps: 
     if shape == "chain":
         variants["task_loop"] = traced("task_loop", lambda ctx: task_loop(ctx, n))
     samples: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     for rep in range(reps + 1):  # the first round is a warm-up and is discarded
         for name, fn in variants.items():  # interleaved, so drift hits every variant alike
-            seconds = await time_async(fn)
+            seconds, cpu_seconds = await timed(fn)
             if rep:
                 samples[name].append(seconds)
+                cpu[name].append(cpu_seconds)
 
     def us(name: str) -> float:
         return median(samples[name]) / nodes * 1e6
@@ -157,8 +168,12 @@ async def measure(shape: Shape, tracer: Tracer, graph: TaskGraph, n: int, reps: 
     def best_us(name: str) -> float:
         return min(samples[name]) / nodes * 1e6
 
+    def cpu_us(name: str) -> float:
+        return median(cpu[name]) / nodes * 1e6
+
     executor_us, baseline_us = us("executor"), us("baseline")
     ratio = executor_us / baseline_us
+    cpu_ratio = cpu_us("executor") / cpu_us("baseline")
     record: dict[str, Any] = {
         "kind": "runtime_overhead", "shape": shape, "tracing": tracer.mode, "nodes": nodes,
         "reps": reps,
@@ -169,6 +184,12 @@ async def measure(shape: Shape, tracer: Tracer, graph: TaskGraph, n: int, reps: 
         "baseline": "await loop" if shape == "chain" else "asyncio.gather",
         "executor_events_per_node": counters["executor"]() / nodes,
         "baseline_events_per_node": counters["baseline"]() / nodes,
+        # CPU time of the process: robust to other load on the machine, which wall time is
+        # not (the store's writes are CPU-bound; WAL commits do not wait for the disk).
+        "executor_cpu_us_per_node": cpu_us("executor"),
+        "baseline_cpu_us_per_node": cpu_us("baseline"),
+        "cpu_ratio": cpu_ratio,
+        "cpu_ratio_verdict": verdict(cpu_ratio, TARGET_RATIO),
     }
     if shape == "chain":
         record["task_loop_us_per_node"] = us("task_loop")

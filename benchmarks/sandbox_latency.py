@@ -1,16 +1,22 @@
 """Sandbox latency: cold start and warm pool, per backend, beside a fresh ``docker run``.
 
-For each backend (process always; Docker when a daemon answers):
+Backends: the plain process backend always; bubblewrap namespaces when ``bwrap`` can create
+them here; Docker when a daemon answers. For each:
 
 * ``cold``: a sandbox whose pool keeps no warm worker, so each ``print(1)`` starts a worker
-  (a runner process, or a container) and runs in it;
+  (a runner process, a bubblewrap sandbox, or a container) and runs in it;
 * ``warm``: ``print(1)`` through a warm pool, one call after another;
 * ``throughput``: executions per second with 2 and 8 concurrent callers (pool size = callers).
 
+Warm calls and throughput blocks are interleaved across the backends (round by round), so
+that they are measured under the same machine load and their ratios mean something. A
+``summary`` line puts warm p50 and executions per second side by side.
+
 Side by side, in the same run: ``docker run --rm`` of ``python3 -c 'print(1)'`` in the same
 image with the same lockdown flags, once per call (the naive way to sandbox each call).
-Targets: warm Docker p50 <= 30 ms, warm process p50 <= 15 ms, warm Docker >= 5x faster than
-a fresh ``docker run``.
+Targets: warm Docker p50 <= 30 ms, warm process p50 <= 15 ms, warm bwrap p50 <= 15 ms and
+within 2x of the plain process backend, warm Docker >= 5x faster than a fresh
+``docker run``.
 
 Run: ``uv run python benchmarks/sandbox_latency.py [--quick]``
 """
@@ -29,20 +35,29 @@ from _common import emit, machine, parse_args, round_floats, verdict
 
 from forethought.sandbox import (
     DEFAULT_IMAGE,
+    BwrapSandbox,
     DockerSandbox,
     PoolConfig,
     ProcessSandbox,
     Sandbox,
+    bwrap_unavailable_reason,
     docker_unavailable_reason,
 )
 
-TARGET_WARM_MS = {"docker": 30.0, "process": 15.0}
+TARGET_WARM_MS = {"docker": 30.0, "bwrap": 15.0, "process": 15.0}
+TARGET_BWRAP_RATIO = 2.0
 TARGET_SPEEDUP = 5.0
 CODE = "print(1)"
+ROUNDS = 4
+"""Throughput blocks per backend, interleaved."""
 
 
 def make(backend: str, pool: PoolConfig) -> Sandbox:
-    return DockerSandbox(pool=pool) if backend == "docker" else ProcessSandbox(pool=pool)
+    if backend == "docker":
+        return DockerSandbox(pool=pool)
+    if backend == "bwrap":
+        return BwrapSandbox(pool=pool)
+    return ProcessSandbox(pool=pool)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -52,54 +67,80 @@ def percentiles(samples: list[float]) -> dict[str, float]:
             "mean_ms": statistics.fmean(ordered) * 1000}
 
 
-async def timed(runs: int, call: Callable[[], Awaitable[Any]]) -> list[float]:
-    samples: list[float] = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = await call()
-        samples.append(time.perf_counter() - start)
-        if getattr(result, "stdout", "1\n") != "1\n":
-            raise RuntimeError(f"unexpected result {result!r}")
-    return samples
+async def timed_call(call: Callable[[], Awaitable[Any]]) -> float:
+    start = time.perf_counter()
+    result = await call()
+    elapsed = time.perf_counter() - start
+    if getattr(result, "stdout", "1\n") != "1\n":
+        raise RuntimeError(f"unexpected result {result!r}")
+    return elapsed
 
 
 async def cold(backend: str, runs: int) -> dict[str, Any]:
     sandbox = make(backend, PoolConfig(size=0, max_workers=1, max_uses=1))
-    await sandbox.run(CODE)  # the daemon check, image lookup and leftover sweep: once
-    samples = await timed(runs, lambda: sandbox.run(CODE))
+    await sandbox.run(CODE)  # the daemon check, image lookup, runtime probe: once
+    samples = [await timed_call(lambda: sandbox.run(CODE)) for _ in range(runs)]
     await sandbox.aclose()
     return {"kind": "latency", "backend": backend, "mode": "cold", "runs": runs,
             **percentiles(samples)}
 
 
-async def warm(backend: str, runs: int) -> dict[str, Any]:
-    async with make(backend, PoolConfig(size=2, max_workers=2)) as sandbox:
-        await timed(10, lambda: sandbox.run(CODE))
-        samples = await timed(runs, lambda: sandbox.run(CODE))
-        started = sandbox.pool.started  # type: ignore[attr-defined]
-    stats = percentiles(samples)
-    return {"kind": "latency", "backend": backend, "mode": "warm", "runs": runs, **stats,
-            "workers_started": started, "target_p50_ms": TARGET_WARM_MS[backend],
-            "verdict": verdict(stats["p50_ms"], TARGET_WARM_MS[backend])}
+async def warm(backends: list[str], runs: int) -> dict[str, dict[str, Any]]:
+    """Warm latency of every backend, one call of each per round."""
+    sandboxes = {b: make(b, PoolConfig(size=2, max_workers=2)) for b in backends}
+    samples: dict[str, list[float]] = {b: [] for b in backends}
+    try:
+        for sandbox in sandboxes.values():
+            await sandbox.start()
+            for _ in range(10):
+                await timed_call(lambda sb=sandbox: sb.run(CODE))
+        for _ in range(runs):
+            for backend, sandbox in sandboxes.items():
+                samples[backend].append(await timed_call(lambda sb=sandbox: sb.run(CODE)))
+        started = {b: sb.pool.started for b, sb in sandboxes.items()}  # type: ignore[attr-defined]
+    finally:
+        for sandbox in sandboxes.values():
+            await sandbox.aclose()
+    out: dict[str, dict[str, Any]] = {}
+    for backend in backends:
+        stats = percentiles(samples[backend])
+        out[backend] = {"kind": "latency", "backend": backend, "mode": "warm", "runs": runs,
+                        **stats, "workers_started": started[backend],
+                        "target_p50_ms": TARGET_WARM_MS[backend],
+                        "verdict": verdict(stats["p50_ms"], TARGET_WARM_MS[backend])}
+    return out
 
 
-async def throughput(backend: str, callers: int, runs: int) -> dict[str, Any]:
-    async with make(backend, PoolConfig(size=callers, max_workers=callers)) as sandbox:
-        await asyncio.gather(*(sandbox.run(CODE) for _ in range(callers * 2)))
-        per_caller = runs // callers
+async def throughput(backends: list[str], callers: int, runs: int) -> dict[str, dict[str, Any]]:
+    """Executions per second of every backend with ``callers`` concurrent callers, measured
+    in ``ROUNDS`` interleaved blocks."""
+    sandboxes = {b: make(b, PoolConfig(size=callers, max_workers=callers)) for b in backends}
+    done = dict.fromkeys(backends, 0)
+    seconds = dict.fromkeys(backends, 0.0)
+    per_caller = max(1, runs // callers // ROUNDS)
 
-        async def caller() -> None:
-            for _ in range(per_caller):
-                r = await sandbox.run(CODE)
-                if r.stdout != "1\n":
-                    raise RuntimeError(f"unexpected result {r!r}")
+    async def caller(sandbox: Sandbox) -> None:
+        for _ in range(per_caller):
+            r = await sandbox.run(CODE)
+            if r.stdout != "1\n":
+                raise RuntimeError(f"unexpected result {r!r}")
 
-        start = time.perf_counter()
-        await asyncio.gather(*(caller() for _ in range(callers)))
-        elapsed = time.perf_counter() - start
-    return {"kind": "throughput", "backend": backend, "callers": callers,
-            "executions": per_caller * callers, "seconds": elapsed,
-            "executions_per_s": per_caller * callers / elapsed}
+    try:
+        for sandbox in sandboxes.values():
+            await sandbox.start()
+            await asyncio.gather(*(sandbox.run(CODE) for _ in range(callers * 2)))
+        for _ in range(ROUNDS):
+            for backend, sandbox in sandboxes.items():
+                start = time.perf_counter()
+                await asyncio.gather(*(caller(sandbox) for _ in range(callers)))
+                seconds[backend] += time.perf_counter() - start
+                done[backend] += per_caller * callers
+    finally:
+        for sandbox in sandboxes.values():
+            await sandbox.aclose()
+    return {b: {"kind": "throughput", "backend": b, "callers": callers,
+                "executions": done[b], "seconds": seconds[b],
+                "executions_per_s": done[b] / seconds[b]} for b in backends}
 
 
 def docker_run(runs: int) -> dict[str, Any] | None:
@@ -124,21 +165,34 @@ async def main() -> None:
     args = parse_args(__doc__ or "")
     runs = 20 if args.quick else 200
     emit(machine())
-    skip = docker_unavailable_reason()
-    backends = ["process"] if skip else ["process", "docker"]
-    emit({"kind": "config", "runs": runs, "backends": backends, "docker_skipped": skip,
-          "code": CODE, "image": DEFAULT_IMAGE})
-    warm_docker: float | None = None
+    skip = {"docker": docker_unavailable_reason(), "bwrap": bwrap_unavailable_reason()}
+    backends = ["process"] + [b for b in ("bwrap", "docker") if skip[b] is None]
+    emit({"kind": "config", "runs": runs, "backends": backends,
+          "docker_skipped": skip["docker"], "bwrap_skipped": skip["bwrap"], "code": CODE,
+          "image": DEFAULT_IMAGE, "interleaved": True})
     for backend in backends:
-        emit(round_floats(await cold(backend, runs)))
-        record = await warm(backend, runs)
+        emit(round_floats(await cold(backend, max(10, runs // 4))))
+    warm_records = await warm(backends, runs)
+    for record in warm_records.values():
         emit(round_floats(record))
-        if backend == "docker":
-            warm_docker = record["p50_ms"]
-        for callers in (2, 8):
-            emit(round_floats(await throughput(backend, callers, runs * 2)))
-    if warm_docker is not None:
-        baseline = docker_run(runs)
+    rates: dict[int, dict[str, dict[str, Any]]] = {}
+    for callers in (2, 8):
+        rates[callers] = await throughput(backends, callers, runs * 2)
+        for record in rates[callers].values():
+            emit(round_floats(record))
+    emit(round_floats({"kind": "summary", **{
+        f"{b}_warm_p50_ms": warm_records[b]["p50_ms"] for b in backends}, **{
+        f"{b}_executions_per_s_{c}": rates[c][b]["executions_per_s"]
+        for c in (2, 8) for b in backends}}))
+    if "bwrap" in warm_records:
+        ratio = warm_records["bwrap"]["p50_ms"] / warm_records["process"]["p50_ms"]
+        emit(round_floats({"kind": "ratio", "bwrap_warm_p50_ms": warm_records["bwrap"]["p50_ms"],
+                           "process_warm_p50_ms": warm_records["process"]["p50_ms"],
+                           "bwrap_over_process": ratio, "target": TARGET_BWRAP_RATIO,
+                           "verdict": verdict(ratio, TARGET_BWRAP_RATIO)}))
+    if "docker" in warm_records:
+        warm_docker = warm_records["docker"]["p50_ms"]
+        baseline = docker_run(max(10, runs // 4))
         if baseline is not None:
             emit(round_floats(baseline))
             speedup = baseline["p50_ms"] / warm_docker

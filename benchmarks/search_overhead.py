@@ -8,12 +8,21 @@ gathered at once, is measured alongside and subtracted: what is left is the stra
 work (building prompts, parsing replies, scoring, sorting, resampling, the step-machine
 driver) per model call. Target: under 2.5 ms per call, 5% of a 50 ms model call.
 
+Then large batches (``scale`` rows): beam search with 16 children per beam and 16 to 1,024
+beams (256 to 16,384 calls per step), particle filtering and REBASE with 256 and 4,096 (their
+largest settings), each run with Python's garbage collector as it is and switched off. Each
+row gives the whole run's CPU time (``process_time``, robust to other load on the machine)
+per model call: the strategy, the driver and the zero-latency calls. Targets: the cost per
+call at the largest size within 1.5x of 256 per step (no quadratic cost), and within 1.25x
+of the same run with the collector off (no collector-bound cost).
+
 Run: ``uv run --group bench python benchmarks/search_overhead.py [--quick]``
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import time
 import zlib
@@ -121,5 +130,69 @@ async def main(quick: bool) -> None:
                            "verdict": verdict(overhead_ms, TARGET_MS_PER_CALL)}, 4))
 
 
+TARGET_SCALE_FLAT = 1.5
+TARGET_COLLECTOR = 1.25
+SCALE: dict[str, tuple[str, tuple[int, ...]]] = {
+    # strategy: (the option that sets candidates per step, its values)
+    "beam": ("width", (16, 256, 1024)),  # x 16 children: 256, 4,096 and 16,384 per step
+    "particle_filter": ("particles", (256, 4096)),
+    "rebase": ("width", (256, 4096)),
+}
+QUICK_SCALE: dict[str, tuple[str, tuple[int, ...]]] = {
+    "beam": ("width", (4, 32)), "particle_filter": ("particles", (64, 512)),
+    "rebase": ("width", (64, 512)),
+}
+
+
+async def cpu_run(strategy: Strategy, collector: bool) -> tuple[float, int]:
+    """CPU seconds of one run (collector on or off) and its model calls."""
+    ctx = RunContext(model=ScriptedModel(reply))
+    gc.collect()
+    if not collector:
+        gc.disable()
+    try:
+        start = time.process_time()
+        await strategy.arun(ctx, task())
+        return time.process_time() - start, ctx.budget.started_calls
+    finally:
+        gc.enable()
+
+
+async def scale(quick: bool) -> None:
+    reps = 1 if quick else 3
+    for name, (option, values) in (QUICK_SCALE if quick else SCALE).items():
+        per_call: dict[int, float] = {}
+        for value in values:
+            options: dict[str, Any] = {option: value}
+            if name == "beam":
+                options["expansion"] = 16
+            strategy = strategy_class(name).from_options(options)
+            await cpu_run(strategy, True)  # warm up
+            runs: dict[bool, list[float]] = {True: [], False: []}
+            calls = 0
+            for _ in range(reps):
+                for collector in (True, False):  # interleaved
+                    seconds, calls = await cpu_run(strategy, collector)
+                    runs[collector].append(seconds)
+            on, off = median(runs[True]) / calls * 1000, median(runs[False]) / calls * 1000
+            per_step = value * 16 if name == "beam" else value
+            per_call[per_step] = on
+            smallest = min(per_call)
+            record: dict[str, Any] = {
+                "kind": "scale", "strategy": name, "options": options,
+                "calls_per_step": per_step, "model_calls": calls,
+                "cpu_ms_per_call": on, "cpu_ms_per_call_collector_off": off,
+                "collector_ratio": on / off, "target_collector_ratio": TARGET_COLLECTOR,
+                "collector_verdict": verdict(on / off, TARGET_COLLECTOR)}
+            if per_step != smallest:
+                ratio = on / per_call[smallest]
+                record.update({"vs_smallest": ratio, "smallest_calls_per_step": smallest,
+                               "target_vs_smallest": TARGET_SCALE_FLAT,
+                               "flat_verdict": verdict(ratio, TARGET_SCALE_FLAT)})
+            emit(round_floats(record, 4))
+
+
 if __name__ == "__main__":
-    asyncio.run(main(parse_args((__doc__ or "").split("\n\n")[0]).quick))
+    quick = parse_args((__doc__ or "").split("\n\n")[0]).quick
+    asyncio.run(main(quick))
+    asyncio.run(scale(quick))

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forethought._version import __version__
+from forethought.eval.cli import eval_command
 from forethought.mcp_cli import mcp_app
+from forethought.trace.commands import runs_app, trace_command
 
 if TYPE_CHECKING:
     from forethought.runtime.events import Event
@@ -24,6 +26,9 @@ app = typer.Typer(name="forethought", no_args_is_help=True, add_completion=False
 recipe_app = typer.Typer(no_args_is_help=True, help="Inspect and check recipe files.")
 app.add_typer(recipe_app, name="recipe")
 app.add_typer(mcp_app, name="mcp")
+app.add_typer(runs_app, name="runs")
+app.command("trace")(trace_command)
+app.command("eval")(eval_command)
 
 
 def _version(value: bool) -> None:
@@ -75,12 +80,18 @@ def run(
     = False,
     store: Annotated[Path | None, typer.Option(
         help="Run store file (default: $FORETHOUGHT_HOME/runs.sqlite).")] = None,
+    otel: Annotated[bool, typer.Option(
+        "--otel", help="Export OpenTelemetry spans as the OTEL_* variables say (OTLP by "
+                       "default; needs the otel extra).")] = False,
+    otel_console: Annotated[bool, typer.Option(
+        "--otel-console", help="Print OpenTelemetry spans to stderr.")] = False,
 ) -> None:
     """Run a recipe on one question and print the answer and a usage line."""
     from forethought.exceptions import ForethoughtError, UserError
     from forethought.recipes import build_agent, effective_model, load_recipe
 
     agent = None
+    stop_otel = None
     try:
         # The recipe is checked completely (files, programs, variables) before anything runs.
         spec = load_recipe(recipe)
@@ -98,12 +109,18 @@ def run(
                             api_base=api_base, api_key_env=api_key_env)
         if verbose:
             agent.subscribers.append(_print_event)
+        if otel or otel_console:
+            from forethought.trace.otel_setup import start_otel
+
+            stop_otel = start_otel(agent.subscribers, console=otel_console, agent_name=spec.name)
         result = agent.run(question)
     except ForethoughtError as exc:
         raise _fail(exc) from None
     finally:
         if agent is not None:
             agent.close()
+        if stop_otel is not None:
+            stop_otel()
     if json_output:
         out: dict[str, Any] = {"answer": result.answer, "status": result.status,
                                "partial": result.partial, "verified": result.verified,

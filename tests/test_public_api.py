@@ -8,8 +8,21 @@ import sys
 import forethought
 
 EXPECTED = {
+    "OTelExporter",
+    "check_recipe",
+    "MalformedResponseError",
+    "FixedLimit",
+    "AdaptiveLimit",
+    "HedgedModel",
+    "Score",
+    "Metric",
+    "register_metric",
+    "EvalReport",
+    "aevaluate",
+    "evaluate",
     "Agent", "AgentResult", "AtomOfThoughtsPlanner", "BeamSearch", "BestOfN", "Budget",
-    "BudgetExceeded", "BudgetTracker", "CachedModel", "Candidate", "ChainTask", "Choice",
+    "BudgetExceeded", "BudgetTracker", "BwrapSandbox", "CachedModel", "Candidate", "ChainTask",
+    "Choice",
     "DependencyFailedError", "DockerSandbox", "EntailmentResult", "Event", "EventBus",
     "ExecResult", "Executor", "FailurePolicy", "ForethoughtError", "FunctionTool", "Game24Task",
     "GraphResult", "GraphValidationError", "Hit", "LLMCompilerPlanner", "Limits",
@@ -31,6 +44,16 @@ EXPECTED = {
     "Constraint", "ConstraintAgent", "ConstraintResult", "ConstraintScorer", "ConstraintSet",
     "FormaliseSolve", "PlanGENPlanner", "Refine", "SelectionAgent", "Verdict",
     "VerificationAgent", "check_constraints", "register_checker",
+    # The SDK surface of issue 15: typed outputs, conversations, streaming, extension points.
+    "AgentRun", "StreamedRun", "SyncRun", "Conversation", "ConversationInfo", "HistoryPolicy",
+    "check_output", "verify_output", "AnswerStream", "AnswerLineStream", "FinishActionStream",
+    "RunStarted", "RunFinished", "NodeAdded", "NodeStarted", "NodeFinished", "NodeFailed",
+    "NodeSkipped", "ModelCallStarted", "ModelCallFinished", "ModelTextDelta",
+    "ToolCallStarted", "ToolCallFinished", "BudgetExhausted", "PlannerEvent", "StrategyStep",
+    "Subscriber", "register_task", "State", "Action", "Compute", "Sample", "CallTool", "Outcome",
+    "StepMachine", "Scorer", "ScorerOptions", "Verifier", "Verification", "JudgeScorer",
+    "OutcomeScorer", "RewardScorer", "ValueScorer", "VerifierScorer", "ToolScorer", "Staged",
+    "register_scorer",
 }
 
 
@@ -39,6 +62,15 @@ def test_all_is_pinned() -> None:
     assert len(set(forethought.__all__)) == len(forethought.__all__)  # ruff keeps it sorted
     for name in forethought.__all__:
         assert hasattr(forethought, name), name
+
+
+def test_extension_points_have_docstrings() -> None:
+    for name in ("register_task", "register_planner", "register_strategy", "register_scorer",
+                 "Compute", "Verifier", "Scorer", "Planner", "Strategy", "SearchTask",
+                 "Agent", "AgentRun", "StreamedRun", "Conversation", "HistoryPolicy",
+                 "check_output", "verify_output", "AnswerStream"):
+        doc = getattr(forethought, name).__doc__
+        assert doc and len(doc.strip()) > 20, name
 
 
 def test_exceptions_form_one_tree() -> None:

@@ -27,7 +27,7 @@ def test_shipped_recipes_are_valid() -> None:
 @pytest.mark.parametrize(("text", "line", "field", "message"), [
     ("name: x\nmodle: simulated\n", 2, "modle",
      "unknown field; valid fields here: version, name, description, model, tools, planner, "
-     "budget, input"),
+     "budget, input, eval"),
     ("name: x\nbudget:\n  max_calls: 3\n", 3, "budget.max_calls",
      "unknown field; valid fields here: max_tokens, max_cost_usd, max_seconds, max_model_calls"),
     ("budget:\n  max_model_calls: lots\n", 2, "budget.max_model_calls",

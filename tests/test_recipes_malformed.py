@@ -174,10 +174,11 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
     ("unknown top-level field",
      "name: x\nbugdet: {max_model_calls: 3}\n", 2, "bugdet",
      "unknown field; valid fields here: version, name, description, model, tools, planner, "
-     "budget, input"),
+     "budget, input, eval"),
     ("misspelled planner option",
      "planner:\n  kind: react\n  max_step: 3\n", 3, "planner.max_step",
-     "unknown option of planner 'react'; valid options: max_steps, max_observation_chars"),
+     "unknown option of planner 'react'; valid options: max_steps, max_observation_chars, "
+     "native_tools"),
     ("default solver time above its own ceiling",
      "tools:\n  - name: smt\n    timeout_s: 120\n", 2, "tools.0",
      "timeout_s=120 is more than max_timeout_s=60"),

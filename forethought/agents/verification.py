@@ -247,7 +247,7 @@ class ConstraintScorer(Scorer):
     def cost(self, state: State) -> int:
         return int(any(c.check is None for c in self.constraint_set))
 
-    def feedback(self, task: SearchTask, state: State) -> str | None:
+    def last_feedback(self, task: SearchTask, state: State) -> str | None:
         known = self.verifications.get(state.answer or "")
         return None if known is None else known.verdict.feedback
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from forethought.models.messages import ModelRequest, ModelResponse, Usage
 
@@ -91,6 +91,25 @@ class Model(ABC):
         Runs before a run's clock starts, so set-up never counts against ``max_seconds``.
         """
         return None
+
+    async def start(self) -> None:
+        """Acquire what the model runs on (a local server process). An
+        :class:`~forethought.Agent` calls it when it starts its toolsets and :meth:`stop` when
+        it stops them; outside an agent, ``async with model:`` does both. The default has
+        nothing to start.
+        """
+        return None
+
+    async def stop(self) -> None:
+        """Release what :meth:`start` acquired; safe to call twice and without a start."""
+        return None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     def cache_identity(self) -> dict[str, Any]:
         """What, besides the request, determines this model's replies (the response cache

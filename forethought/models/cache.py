@@ -245,6 +245,12 @@ class CachedModel(Model):
     async def prepare(self) -> None:
         await self.inner.prepare()
 
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def stop(self) -> None:
+        await self.inner.stop()
+
     def cache_identity(self) -> dict[str, Any]:
         return self.inner.cache_identity()
 

@@ -8,6 +8,9 @@ high (a burst of 429s, each retried after a backoff). :class:`AdaptiveLimit` fin
   sign of overload (a 429, a timeout, or latency well above the best seen);
 - **additive increase**: then it grows by one per window of ``limit`` successful calls while
   latency stays flat;
+- **only when used**: a window in which the calls in flight never reached the limit (demand
+  was below it) does not grow it, or an idle tail would inflate it (as TCP validates its
+  congestion window);
 - **multiplicative decrease**: on overload it shrinks by ``backoff`` (0.9, as Netflix's
   concurrency-limits AIMD), at most once per window, so a burst of 429s from one overshoot
   counts once.
@@ -44,6 +47,10 @@ class ConcurrencyLimit(Protocol):
 
     def record(self, signal: Signal, latency_s: float) -> None:
         """Learn from one attempt."""
+        ...
+
+    def acquired(self, in_flight: int) -> None:
+        """A slot was taken; ``in_flight`` calls now hold one (on this event loop)."""
         ...
 
     @property
@@ -107,6 +114,7 @@ class _LoopGates:
             finally:
                 gate.waiters.remove(waiter)
         gate.in_flight += 1
+        limit.acquired(gate.in_flight)
         try:
             yield
         finally:
@@ -133,6 +141,9 @@ class FixedLimit:
     def record(self, signal: Signal, latency_s: float) -> None:
         del signal, latency_s  # a fixed limit learns nothing
 
+    def acquired(self, in_flight: int) -> None:
+        del in_flight
+
     def __repr__(self) -> str:
         return f"FixedLimit({self._limit})"
 
@@ -157,6 +168,7 @@ class AdaptiveLimit:
     _window_latency: float = 0.0
     _best_latency: float | None = None
     _overloaded_in_window: bool = False
+    _window_peak: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _gates: _LoopGates = field(default_factory=_LoopGates)
     history: list[tuple[float, int]] = field(default_factory=list[tuple[float, int]])
@@ -177,6 +189,10 @@ class AdaptiveLimit:
     def slot(self) -> AbstractAsyncContextManager[None]:
         return self._gates.slot(self)
 
+    def acquired(self, in_flight: int) -> None:
+        with self._lock:
+            self._window_peak = max(self._window_peak, in_flight)
+
     def record(self, signal: Signal, latency_s: float) -> None:
         grew = False
         with self._lock:
@@ -193,13 +209,17 @@ class AdaptiveLimit:
     def _close_window(self) -> bool:
         mean = self._window_latency / self._window_ok
         overloaded = self._overloaded_in_window
+        used = self._window_peak >= self.limit
         self._window_ok, self._window_latency, self._overloaded_in_window = 0, 0.0, False
+        self._window_peak = 0
         if self._best_latency is None or mean < self._best_latency:
             self._best_latency = mean
         if overloaded:
             return False
         if mean > self.latency_tolerance * self._best_latency:
             self._decrease()
+            return False
+        if not used:
             return False
         before = self.limit
         self._value = min(float(self.max_limit),

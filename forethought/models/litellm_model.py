@@ -62,6 +62,7 @@ from forethought.models.provider_errors import (
     is_retryable,
     model_error,
 )
+from forethought.models.truncation import truncation_warnings
 
 if TYPE_CHECKING:
     import litellm
@@ -120,6 +121,9 @@ class _StreamState:
     calls: dict[tuple[int, int], dict[str, str]] = field(
         default_factory=dict[tuple[int, int], dict[str, str]])
     finish: dict[int, str | None] = field(default_factory=dict[int, str | None])
+    deltas: dict[int, int] = field(default_factory=dict[int, int])
+    """Chunks that carried text or tool-call arguments, per sample (a server that streams one
+    token per chunk: its completion tokens)."""
     usage: Any = None
 
     def add(self, chunk: Any, on_text: TextCallback) -> None:
@@ -131,11 +135,15 @@ class _StreamState:
             if (reason := _get(choice, "finish_reason")) is not None:
                 self.finish[index] = str(reason)
             delta = _get(choice, "delta")
-            if content := _get(delta, "content"):
+            content = _get(delta, "content")
+            calls = _get(delta, "tool_calls") or ()
+            if content or any(_get(_get(c, "function"), "arguments") for c in calls):
+                self.deltas[index] = self.deltas.get(index, 0) + 1
+            if content:
                 self.texts[index].append(str(content))
                 if index == 0:
                     on_text(str(content))
-            for call in _get(delta, "tool_calls") or ():
+            for call in calls:
                 slot = self.calls.setdefault((index, int(_get(call, "index") or 0)),
                                              {"id": "", "name": "", "arguments": ""})
                 if call_id := _get(call, "id"):
@@ -193,6 +201,14 @@ class LiteLLMModel(Model):
 
     cacheable = True
     admits_at_dispatch = True
+    stream_usage = True
+    exact_prompt_count = False
+    """Whether :meth:`count_prompt_tokens` uses the provider's own tokenizer and template."""
+    context_window: int | None = None
+    """The model's context size in tokens, when known (to tell a reply cut by it)."""
+    """Ask for a usage chunk at the end of a stream (``stream_options.include_usage``). A
+    server that ignores it gets usage made up by LiteLLM's tokenizer; a subclass for such a
+    server turns this off and counts for itself (:meth:`_stream_completion_tokens`)."""
 
     def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
                  settings: ModelSettings | None = None, max_concurrency: int | None = None,
@@ -461,7 +477,9 @@ class LiteLLMModel(Model):
         prompt, completion = _token_counts(_get(raw, "usage"))
         usage = Usage(prompt_tokens=prompt, completion_tokens=completion,
                       cost_usd=self._cost(raw), latency_s=latency, model_calls=1)
-        return ModelResponse(choices=_choices(raw), usage=usage, model=self.name)
+        response = ModelResponse(choices=_choices(raw), usage=usage, model=self.name)
+        response.warnings = self._truncation(request, response, provider_usage=True)
+        return response
 
     async def request_stream(self, request: ModelRequest, on_text: TextCallback) -> ModelResponse:
         """Stream the reply, calling ``on_text`` with each text delta of the first sample.
@@ -473,8 +491,9 @@ class LiteLLMModel(Model):
         """
         lm = await litellm_import.ready()
         request = self.resolve_request(request)
-        args = {**self._arguments(request), "stream": True,
-                "stream_options": {"include_usage": True}}
+        args = {**self._arguments(request), "stream": True}
+        if self.stream_usage:
+            args["stream_options"] = {"include_usage": True}
         limit = self._attempt_timeout(request)
         loop = asyncio.get_running_loop()
         attempt_started = 0.0
@@ -504,10 +523,14 @@ class LiteLLMModel(Model):
                     stream, first = await self._with_retries(open_stream)
                     try:
                         async with asyncio.timeout_at(attempt_started + limit):
-                            if first is not None:
-                                state.add(first, on_text)
-                                async for chunk in stream:
-                                    state.add(chunk, on_text)
+                            if first is None:
+                                # A 200 with no chunk at all (llama.cpp's server answers an
+                                # over-long prompt so): no reply, not an empty one.
+                                raise ModelError(f"{self.name}: the stream ended before its "
+                                                 f"first chunk (an empty reply body)")
+                            state.add(first, on_text)
+                            async for chunk in stream:
+                                state.add(chunk, on_text)
                     except TimeoutError:
                         raise ModelError(
                             f"{self.name}: the stream did not finish within timeout_s="
@@ -535,10 +558,24 @@ class LiteLLMModel(Model):
         if state.usage is not None:
             tokens = _token_counts(state.usage)
         else:
-            tokens = (self.count_prompt_tokens(request), self._completion_tokens(choices))
+            tokens = (self.count_prompt_tokens(request),
+                      self._stream_completion_tokens(sum(state.deltas.values()), choices))
         usage = Usage(prompt_tokens=tokens[0], completion_tokens=tokens[1],
                       cost_usd=self.price(*tokens), latency_s=latency, model_calls=1)
-        return ModelResponse(choices=choices, usage=usage, model=self.name)
+        response = ModelResponse(choices=choices, usage=usage, model=self.name)
+        response.warnings = self._truncation(request, response,
+                                             provider_usage=state.usage is not None)
+        return response
+
+    def _truncation(self, request: ModelRequest, response: ModelResponse, *,
+                    provider_usage: bool) -> list[str]:
+        """What the usage counts say was cut short. The prompt check needs the provider's
+        own count to compare ours with; the reply check works on any counts.
+        """
+        counted = self.count_prompt_tokens(request) if provider_usage else None
+        return truncation_warnings(request, response, counted_prompt_tokens=counted,
+                                   exact=self.exact_prompt_count,
+                                   context_window=self.context_window)
 
     def _partial(self, state: _StreamState, request: ModelRequest, start: float
                  ) -> ModelResponse:
@@ -546,6 +583,13 @@ class LiteLLMModel(Model):
         comes last and never arrived).
         """
         return self._streamed(state, request, time.perf_counter() - start)
+
+    def _stream_completion_tokens(self, deltas: int, choices: list[Choice]) -> int:
+        """Completion tokens of a stream that reported no usage: counted by LiteLLM's
+        tokenizer (a subclass for a server streaming one token per chunk counts the
+        ``deltas``, the chunks that carried text or tool-call arguments).
+        """
+        return self._completion_tokens(choices)
 
     def _completion_tokens(self, choices: list[Choice]) -> int:
         text = "".join(c.text + "".join(t.arguments for t in c.tool_calls) for c in choices)

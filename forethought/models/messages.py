@@ -190,6 +190,9 @@ class ModelResponse:
     model: str
     cached: bool = False
     """True when the reply came from the response cache (then usage has zero cost)."""
+    warnings: list[str] = field(default_factory=list[str])
+    """What the usage counts say was cut short (a truncated prompt, a reply stopped by a full
+    context window): see :mod:`forethought.models.truncation`."""
 
     @property
     def text(self) -> str:
@@ -214,6 +217,7 @@ class ModelResponse:
                       "completion_tokens": self.usage.completion_tokens,
                       "cost_usd": self.usage.cost_usd, "latency_s": self.usage.latency_s,
                       "model_calls": self.usage.model_calls},
+            **({"warnings": self.warnings} if self.warnings else {}),
         })
 
     @classmethod
@@ -225,4 +229,5 @@ class ModelResponse:
                             tool_calls=tuple(ToolCall(**t) for t in c["tool_calls"]))
                      for c in data["choices"]],
             usage=Usage(**data["usage"]),
+            warnings=[str(w) for w in data.get("warnings", ())],
         )

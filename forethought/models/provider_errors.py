@@ -1,6 +1,7 @@
 """How provider failures are classified, retried and reported for LiteLLM models.
 
-Retry on 429, 408, 5xx, timeouts and connection errors; never on other 4xx. Wait what the
+Retry on 429, 408, 5xx, timeouts and connection errors; never on other 4xx, nor on a 5xx
+whose body is a request validation error (a server that labels its 422 as 500). Wait what the
 provider asks (``retry-after-ms`` / ``Retry-After``) or back off exponentially with jitter.
 
 A reply that arrived with a success status but could not be read (invalid JSON, no
@@ -36,6 +37,9 @@ class Failure:
     """HTTP status, or ``None`` for timeouts and connection errors."""
     malformed: bool = False
     """A success status with a body that is not a valid reply."""
+    rejected: bool = False
+    """A 5xx whose body says the request failed validation: the request is wrong, not the
+    server (see :func:`is_request_validation_error`)."""
 
 
 def no_response(exc: BaseException) -> bool:
@@ -121,6 +125,26 @@ def is_malformed(exc: BaseException) -> bool:
                or _MALFORMED_TEXT.search(str(item)) for item in _chain(exc))
 
 
+_VALIDATION = re.compile(r"\bvalidation errors?\b", re.IGNORECASE)
+_VALIDATION_DETAIL = re.compile(r"['\"](loc|literal_error|string_type|missing|type_error)['\"]")
+
+
+def is_request_validation_error(exc: BaseException) -> bool:
+    """Whether an error status carries a body saying the *request* failed validation.
+
+    Some servers (llama.cpp's Python server among them) answer a request their schema rejects
+    with HTTP 500 instead of 4xx; the body is pydantic's "N validation errors: {'loc': ...}".
+    Sending the same request again cannot help, so it is a client error, whatever its status.
+    """
+    for item in _chain(exc):
+        text = str(item)
+        body = getattr(getattr(item, "response", None), "text", None)
+        for candidate in (text, body if isinstance(body, str) else ""):
+            if _VALIDATION.search(candidate) and _VALIDATION_DETAIL.search(candidate):
+                return True
+    return False
+
+
 def classify(exc: BaseException) -> Failure | None:
     """``None`` for exceptions that are not provider failures (bugs propagate unchanged)."""
     import httpx
@@ -140,6 +164,8 @@ def classify(exc: BaseException) -> Failure | None:
         status = reported if isinstance(reported, int) else None
     if status is None:
         return Failure(retryable=False, status=None)
+    if status >= 500 and is_request_validation_error(exc):
+        return Failure(retryable=False, status=status, rejected=True)
     return Failure(retryable=status in (408, 429) or status >= 500, status=status)
 
 
@@ -212,6 +238,9 @@ def model_error(exc: BaseException, failure: Failure, *, model: str, attempts: i
         message += f" (gave up after {attempts} attempts)"
     if failure.malformed:
         return MalformedResponseError(message, model=model)
+    if failure.rejected:
+        message = ("the server rejected the request as invalid (a validation error sent "
+                   "with a server-error status; not retried): " + message)
     if failure.status is not None:
         return ModelHTTPError(message, status_code=failure.status, model=model)
     return ModelError(f"{model}: {message}")

@@ -1,4 +1,6 @@
-"""Turn a model name into a Model: ``simulated[:key=value,...]`` or any LiteLLM model string."""
+"""Turn a model name into a Model: ``simulated[:key=value,...]``, ``local/NAME[:key=value,...]``
+or any LiteLLM model string.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ def resolve_model(spec: Model | str, *, cache: bool = True, **litellm_options: A
     """``spec`` as a :class:`Model`.
 
     ``"simulated"`` (optionally ``"simulated:seed=3,skill=0.7"``) is the offline simulator;
-    any other string is a LiteLLM model (``openai/gpt-4o-mini``, ``anthropic/...``,
+    ``"local/smollm2"`` or ``"local/PATH.gguf"`` (optionally ``":threads=2,n_ctx=4096"``) a
+    model on a llama.cpp server forethought starts and stops (the ``local`` extra); any other
+    string is a LiteLLM model (``openai/gpt-4o-mini``, ``anthropic/...``,
     ``ollama/qwen2.5``, ``hosted_vllm/...``) using LiteLLM's usual environment variables.
     With ``cache`` (the default), replies of real providers at temperature 0 are kept in the
     response cache.
@@ -21,6 +25,8 @@ def resolve_model(spec: Model | str, *, cache: bool = True, **litellm_options: A
         model = spec
     elif not isinstance(spec, str) or not spec.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
         raise UserError(f"a model is a Model object or a model name string, got {spec!r}")
+    elif spec.startswith("local/"):
+        model = _local_model(spec, litellm_options)
     elif spec == "simulated" or spec.startswith("simulated:"):
         from forethought.models.simulated import SimulatedModel
 
@@ -40,3 +46,22 @@ def resolve_model(spec: Model | str, *, cache: bool = True, **litellm_options: A
 
         model = CachedModel(model, ResponseCache())
     return model
+
+
+LOCAL_OPTIONS = ("settings", "max_retries")
+"""The LiteLLM-model options a local model takes too: request defaults (a recipe's
+temperature, max_tokens, seed...) and retries."""
+
+
+def _local_model(spec: str, options: dict[str, Any]) -> Model:
+    from forethought.models.local.model import LocalModel, LocalSettings
+
+    given = {k: v for k, v in options.items() if v is not None}
+    other = sorted(set(given) - set(LOCAL_OPTIONS))
+    if other:
+        raise UserError(f"options {other} do not apply to {spec!r}: forethought runs its "
+                        f"server; its settings go in the name, e.g. "
+                        f"'local/smollm2:threads=2,n_ctx=4096' (see docs/local_model.md)")
+    settings = LocalSettings(max_retries=given["max_retries"]) if "max_retries" in given \
+        else None
+    return LocalModel(spec, settings, defaults=given.get("settings"))

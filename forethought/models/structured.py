@@ -51,9 +51,14 @@ def parse_output(text: str, output_type: type[T]) -> T:
     try:
         return pydantic.TypeAdapter(output_type).validate_python(data)
     except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-                             for e in exc.errors())
-        raise OutputParseError(f"the JSON does not match the schema: {problems}") from None
+        raise OutputParseError("the JSON does not match the schema: "
+                               + describe_validation_errors(exc)) from None
+
+
+def describe_validation_errors(exc: pydantic.ValidationError) -> str:
+    """Each problem as ``field.path: message``, for a model to fix."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                     for e in exc.errors())
 
 
 def repair_messages(reply: str, error: OutputParseError, schema: OutputSchema,

@@ -37,6 +37,7 @@ from forethought.exceptions import (
     UserError,
 )
 from forethought.models.messages import Message, ModelRequest, ModelSettings
+from forethought.planners.answer_stream import AnswerLineStream, AnswerStream
 from forethought.planners.aot_atoms import AtomAnswer, AtomSolver, DirectAnswer, StrategyAnswer
 from forethought.planners.aot_decompose import Decomposition, SubQuestion
 from forethought.planners.base import Planner, PlanOutcome
@@ -212,6 +213,15 @@ class AtomOfThoughtsPlanner(Planner):
                                rounds=run.rounds, error="budget spent while answering "
                                f"{answer.question!r}", partial=True)
         return PlanOutcome(answer=answer.answer, rounds=run.rounds)
+
+    def answer_stream(self, purpose: str | None, node_id: str | None) -> AnswerStream | None:
+        """The final question's direct answer (``<step>.answer``) streams its ``Answer:``
+        line; an answer chosen by a search strategy arrives whole.
+        """
+        final = node_id is not None and node_id.endswith(".answer")
+        if final and purpose == "answer" and isinstance(self.solver, DirectAnswer):
+            return AnswerLineStream()
+        return None
 
     async def _solve(self, ctx: RunContext, question: str, run: _Run) -> AtomAnswer:
         current = question

@@ -12,6 +12,7 @@ import pydantic
 
 from forethought._options import Loc, validate_options
 from forethought.exceptions import UnknownNameError, UserError
+from forethought.planners.answer_stream import AnswerStream
 from forethought.runtime.context import RunContext, ToolsLike
 from forethought.runtime.executor import GraphResult
 
@@ -48,6 +49,14 @@ class Planner(ABC):
     @abstractmethod
     async def solve(self, ctx: RunContext, question: str) -> PlanOutcome:
         """Answer ``question`` using ``ctx`` for every model and tool call."""
+
+    def answer_stream(self, purpose: str | None, node_id: str | None) -> AnswerStream | None:
+        """A reader of the final answer in the streamed model call of ``purpose`` at
+        ``node_id``, if such a call may write it (see :mod:`forethought.planners.answer_stream`);
+        ``None`` (the default) when the answer only arrives whole, at the end of the run.
+        """
+        del purpose, node_id
+        return None
 
     @classmethod
     def tools_named(cls, options: pydantic.BaseModel) -> list[tuple[Loc, str]]:

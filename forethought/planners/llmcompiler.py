@@ -9,6 +9,7 @@ A join step then reads the results and either answers or asks for a new plan (bo
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ import pydantic
 
 from forethought.exceptions import BudgetExceeded, GraphValidationError
 from forethought.models.messages import Message, ModelRequest, ModelSettings
+from forethought.planners.answer_stream import AnswerStream, FinishActionStream
 from forethought.planners.base import Planner, PlanOutcome, describe_tools
 from forethought.planners.plan_parser import PlanLineError, PlannedTask, StreamingPlanParser
 from forethought.runtime.context import RunContext, ToolsLike
@@ -165,6 +167,10 @@ class LLMCompilerPlanner(Planner):
         outcome.error = f"no answer after {self.max_replans} re-plans"
         return outcome
 
+    def answer_stream(self, purpose: str | None, node_id: str | None) -> AnswerStream | None:
+        """A join's ``Action: Finish(<answer>)`` streams as it is written."""
+        return FinishActionStream() if purpose == "join" else None
+
     def _out_of_budget(self, outcome: PlanOutcome, exc: BudgetExceeded) -> PlanOutcome:
         # The best answer so far is the last result the plans produced, marked partial.
         outcome.status = "budget_exhausted"
@@ -211,6 +217,9 @@ class LLMCompilerPlanner(Planner):
             await ctx.complete(request, node_id=f"plan-{round_no + 1}",
                                on_text=lambda chunk: take(parser.feed(chunk)))
             take(parser.finish())
+        except asyncio.CancelledError:
+            executor.cancel()  # the run is being cancelled: its dispatched tasks stop too
+            raise
         finally:
             # Whatever happened to the plan call, tasks already dispatched finish and are kept.
             executor.close()

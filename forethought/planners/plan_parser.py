@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from forethought import _pyast
 from forethought.runtime.graph import Ref, Template
 
 _DECORATION = re.compile(r"^(?:\s*(?:>|[-*+\u2022]\s|#{1,6}\s))*\s*")
@@ -246,7 +247,7 @@ def parse_task_line(line: str) -> PlannedTask | PlanLineError | None:
         return PlanLineError(index=index, raw=line.strip(), message=f"task {index}: {call}")
     name, argtext = call
     try:
-        tree = ast.parse(f"f({_mask_refs(argtext)})", mode="eval")
+        tree = _pyast.parse_expression(f"f({_mask_refs(argtext)})")
         assert isinstance(tree.body, ast.Call)
         positional = tuple(_to_value(a) for a in tree.body.args)
         kwargs: dict[str, Any] = {}

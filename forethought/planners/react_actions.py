@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from forethought import _pyast
 from forethought.runtime.context import ToolsLike
 
 _ACTION = re.compile(r"^[ \t]*Action[ \t]*\d*[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
@@ -67,7 +68,7 @@ def _literal(node: ast.expr) -> Any:
 
 
 def _call_args(argtext: str) -> tuple[list[Any], dict[str, Any]]:
-    tree = ast.parse(f"f({argtext})", mode="eval")
+    tree = _pyast.parse_expression(f"f({argtext})")
     assert isinstance(tree.body, ast.Call)
     positional = [_literal(a) for a in tree.body.args]
     keywords: dict[str, Any] = {}

@@ -84,6 +84,13 @@ class SearchPlannerOptions(pydantic.BaseModel):
         return spec
 
 
+def _scorer(spec: Spec | Scorer | None) -> Scorer | None:
+    """A scorer object as it is (a custom :class:`Verifier`, say); a spec by its kind."""
+    if spec is None or isinstance(spec, Scorer):
+        return spec
+    return make_scorer(spec)
+
+
 def _name_at(spec: Spec | None) -> Loc:
     """Where the name is in a spec: the value itself, or its ``kind`` key."""
     return ("kind",) if isinstance(spec, dict) else ()
@@ -96,7 +103,8 @@ class SearchPlanner(Planner):
     Options: ClassVar[type[pydantic.BaseModel]] = SearchPlannerOptions
 
     def __init__(self, *, strategy: Spec | Strategy = "best_of_n", task: Spec = "chain",
-                 scorer: Spec | None = None, final_scorer: Spec | None = None) -> None:
+                 scorer: Spec | Scorer | None = None,
+                 final_scorer: Spec | Scorer | None = None) -> None:
         if isinstance(strategy, Strategy):
             self.strategy = strategy
         else:
@@ -104,8 +112,8 @@ class SearchPlanner(Planner):
             self.strategy = strategy_class(kind).from_options(options)
         self.task_kind, self.task_options = _kind(task, "task")
         task_options(self.task_kind)  # fails early, naming the valid kinds
-        self.scorer = None if scorer is None else make_scorer(scorer)
-        self.final_scorer = None if final_scorer is None else make_scorer(final_scorer)
+        self.scorer = _scorer(scorer)
+        self.final_scorer = _scorer(final_scorer)
 
     @classmethod
     def tools_named(cls, options: pydantic.BaseModel) -> list[tuple[Loc, str]]:

@@ -89,4 +89,8 @@ def recipe_json_schema() -> Schema:
     props["tools"]["items"] = _tools(defs)
     props["planner"] = {**_planners(defs), "description": "A planner name, or a mapping with "
                                                           "`kind` and its options"}
+    if "EvalConfig" in defs:
+        from forethought.eval.config import metric_json_schema
+
+        defs["EvalConfig"]["properties"]["metric"] = metric_json_schema(defs)
     return schema

@@ -17,6 +17,7 @@ import pydantic
 from pydantic import AfterValidator, Discriminator, Tag
 
 from forethought._options import TAG_PREFIX, nested
+from forethought.eval.config import EvalConfig
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.runtime.budget import Budget
 
@@ -288,6 +289,8 @@ class Recipe(_Strict):
     planner: PlannerItem = "llmcompiler"
     budget: BudgetConfig = pydantic.Field(default_factory=lambda: BudgetConfig())
     input: str | None = pydantic.Field(default=None, description="The default question")
+    eval: EvalConfig | None = pydantic.Field(
+        default=None, description="Dataset, metric and dataset budget for `forethought eval`")
 
     _source: str | None = pydantic.PrivateAttr(default=None)
     _base_dir: Path | None = pydantic.PrivateAttr(default=None)

@@ -16,6 +16,12 @@ What is exact and what can be overrun (the README's "Budgets" section says the s
   and not at all while every call stays within its worst case.
 - ``max_seconds`` is a deadline: the run context cancels model and tool calls in flight when it
   passes, and refuses new ones.
+
+Budgets nest: a tracker may have a ``parent`` (a dataset's budget over the runs of its
+instances, which run at the same time). A call is admitted only when it fits under its own
+caps and under every ancestor's, with the same rule at each level; its reservation and its
+usage count in all of them. So a dataset cap is admitted at dispatch as exactly as a run's,
+across every instance in flight, and the earliest deadline of the chain applies.
 """
 
 from __future__ import annotations
@@ -76,6 +82,12 @@ class BudgetTracker:
     """Why the first call was refused (or cancelled at the deadline); ``None`` if none was."""
     in_flight_at_cap: int | None = None
     """Calls in flight when a token or cost cap was first reached (for reports)."""
+    parent: BudgetTracker | None = None
+    """A tracker this one's calls also count against (a dataset's budget over its instances):
+    a call must fit under both, and settles in both. Its overruns are its own: :meth:`over`
+    reports this tracker's caps only."""
+    name: str = ""
+    """What this budget is called in the refusals of its children (``"dataset"``)."""
     _changed: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
@@ -84,14 +96,50 @@ class BudgetTracker:
     def elapsed(self) -> float:
         return self.clock() - self.started_at
 
-    def remaining_seconds(self) -> float | None:
-        """Seconds until the deadline, ``None`` without one (never negative)."""
+    def chain(self) -> list[BudgetTracker]:
+        """This tracker, then its parent, its parent's parent..."""
+        out: list[BudgetTracker] = []
+        tracker: BudgetTracker | None = self
+        while tracker is not None:
+            out.append(tracker)
+            tracker = tracker.parent
+        return out
+
+    def _own_remaining(self) -> float | None:
         if self.budget.max_seconds is None:
             return None
         return max(0.0, self.budget.max_seconds - self.elapsed())
 
+    def remaining_seconds(self) -> float | None:
+        """Seconds until the earliest deadline of the chain, ``None`` without one (never
+        negative).
+        """
+        deadlines = [r for t in self.chain() if (r := t._own_remaining()) is not None]
+        return min(deadlines) if deadlines else None
+
+    def deadline_reason(self) -> str:
+        """Why the deadline passed, naming the budget whose ``max_seconds`` it was (the
+        earliest of the chain; at the instant of cancelling, the clock may not show it yet).
+        """
+        timed = [t for t in self.chain() if t.budget.max_seconds is not None] or [self]
+        tracker = min(timed, key=lambda t: t._own_remaining() or 0.0)
+        return tracker._labelled(
+            f"elapsed {tracker.elapsed():.2f}s >= limit {tracker.budget.max_seconds}s")
+
+    def _labelled(self, reason: str) -> str:
+        return f"{self.name} budget: {reason}" if self.name else reason
+
     def exhausted(self) -> str | None:
-        """The reason no further call may start, or ``None`` while within budget."""
+        """The reason no further call may start (under this budget or an ancestor's), or
+        ``None`` while within budget.
+        """
+        for tracker in self.chain():
+            reason = tracker._own_exhausted()
+            if reason is not None:
+                return tracker._labelled(reason)
+        return None
+
+    def _own_exhausted(self) -> str | None:
         b = self.budget
         if b.max_model_calls is not None and self.started_calls >= b.max_model_calls:
             return f"model calls {self.started_calls} >= limit {b.max_model_calls}"
@@ -113,9 +161,14 @@ class BudgetTracker:
         return None
 
     def refuse(self, reason: str) -> BudgetExceeded:
-        """Record a refusal (the first one is kept) and return the error to raise."""
+        """Record a refusal (the first one is kept, here and by an ancestor whose cap it was)
+        and return the error to raise.
+        """
         if self.refused is None:
             self.refused = reason
+        for ancestor in self.chain()[1:]:
+            if ancestor.refused is None and ancestor._own_exhausted() is not None:
+                ancestor.refused = reason
         return BudgetExceeded(reason)
 
     def check(self) -> None:
@@ -137,25 +190,35 @@ class BudgetTracker:
         after calls in flight return if it does not, alone if nothing is in flight; or raise
         :class:`BudgetExceeded` once a cap is reached.
         """
+        chain = self.chain()
         while True:
             self.check()
-            if self.in_flight == 0 or self._fits(worst):
+            # The same rule at every level: fits, or nothing of that level is in flight.
+            blocking = next((t for t in chain if t.in_flight and not t._fits(worst)), None)
+            if blocking is None:
                 break
-            if self._changed is None:
-                self._changed = asyncio.Event()
-            await self._changed.wait()
-        self.started_calls += 1
-        self.in_flight += 1
-        self.reserved.add(worst)
+            if blocking._changed is None:
+                blocking._changed = asyncio.Event()
+            await blocking._changed.wait()
+        for tracker in chain:
+            tracker.started_calls += 1
+            tracker.in_flight += 1
+            tracker.reserved.add(worst)
         return Reservation(worst=worst)
 
     def settle(self, reservation: Reservation, usage: Usage | None) -> None:
-        """Replace ``reservation`` by the call's real ``usage`` (``None``: nothing known)."""
+        """Replace ``reservation`` by the call's real ``usage`` (``None``: nothing known), here
+        and in every ancestor.
+        """
         if reservation.settled:
             return
         reservation.settled = True
+        for tracker in self.chain():
+            tracker._settle_one(reservation.worst, usage)
+
+    def _settle_one(self, worst: Usage, usage: Usage | None) -> None:
         self.in_flight -= 1
-        _subtract(self.reserved, reservation.worst)
+        _subtract(self.reserved, worst)
         if usage is not None:
             self.spent.add(usage)
             if self.in_flight_at_cap is None and self.over_or_at_cap():

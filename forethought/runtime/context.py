@@ -18,11 +18,14 @@ context through the small :class:`ToolLike` / :class:`ToolsLike` protocols, whic
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol
+
+from typing_extensions import TypeVar
 
 from forethought.exceptions import (
     BudgetExceeded,
@@ -48,6 +51,7 @@ from forethought.runtime.events import (
     EventBus,
     ModelCallFinished,
     ModelCallStarted,
+    ModelTextDelta,
     ToolCallFinished,
     ToolCallStarted,
 )
@@ -55,6 +59,10 @@ from forethought.runtime.rendering import render_output
 from forethought.runtime.store import RunStore
 
 T = TypeVar("T")
+DepsT = TypeVar("DepsT", default=Any)
+"""The type of :attr:`RunContext.deps` (``Any`` when a context is not parameterised)."""
+
+_log = logging.getLogger("forethought")
 
 
 class ToolLike(Protocol):
@@ -154,8 +162,12 @@ def _cancelled_usage(ticket: _Ticket) -> Usage | None:
 
 
 @dataclass(kw_only=True)
-class RunContext:
-    """Shared by everything in one run. Pass it along; never build a second one per step."""
+class RunContext(Generic[DepsT]):
+    """Shared by everything in one run. Pass it along; never build a second one per step.
+
+    Generic in the type of :attr:`deps`: a tool declared as ``def f(ctx: RunContext[Db], ...)``
+    sees ``ctx.deps`` as a ``Db`` (and the agent checks the run's deps against it).
+    """
 
     model: Model
     """The default model."""
@@ -163,12 +175,15 @@ class RunContext:
     budget: BudgetTracker = field(default_factory=BudgetTracker)
     events: EventBus = field(default_factory=EventBus)
     run_id: str = ""
-    deps: Any = None
+    deps: DepsT = None  # pyright: ignore[reportAssignmentType] - None when a run has no deps
     """User dependencies made available to tools (database handles, clients, ...)."""
     store: RunStore | None = None
     """The run store the run is recorded in (``None``: none). Agents that learn across runs
     (the selection agent) keep their statistics in the same file."""
+    question: str = ""
+    """The question the run answers, as the planner sees it (with the conversation so far)."""
     _calls: int = 0
+    _tool_calls: int = 0
 
     def __post_init__(self) -> None:
         if not self.events.run_id:
@@ -199,8 +214,7 @@ class RunContext:
         except TimeoutError:
             if not scope.expired():
                 raise
-            limit = self.budget.budget.max_seconds
-            raise self.budget.refuse(f"elapsed {self.budget.elapsed():.2f}s >= limit {limit}s "
+            raise self.budget.refuse(f"{self.budget.deadline_reason()} "
                                      "(deadline: the call was cancelled)") from None
 
     # -- models ------------------------------------------------------------------------------
@@ -221,7 +235,10 @@ class RunContext:
         call_id = self._calls
         if self.events.active:
             self.events.emit(ModelCallStarted(node_id=node_id, model=model.name,
-                                              purpose=request.purpose, call_id=call_id))
+                                              purpose=request.purpose, call_id=call_id,
+                                              request=request))
+        if self.events.text_active and request.settings.n == 1:
+            on_text = self._relay_text(on_text, node_id, call_id, request.purpose)
         ticket = _Ticket(self.budget)
         try:
             async with self.deadline():
@@ -241,14 +258,33 @@ class RunContext:
                 self.events.emit(ModelCallFinished(
                     node_id=node_id, model=model.name, purpose=request.purpose,
                     call_id=call_id, usage=usage or Usage(),
-                    error=f"{type(exc).__name__}: {exc}"))
+                    error=f"{type(exc).__name__}: {exc}", response=_partial(exc)))
             raise
         ticket.settle(response.usage)
+        for warning in response.warnings:
+            _log.warning("%s (model %s, call %d%s)", warning, model.name, call_id,
+                         f", node {node_id}" if node_id else "")
         if self.events.active:
             self.events.emit(ModelCallFinished(node_id=node_id, model=model.name,
                                                purpose=request.purpose, call_id=call_id,
-                                               usage=response.usage, cached=response.cached))
+                                               usage=response.usage, cached=response.cached,
+                                               warnings=tuple(response.warnings),
+                                               response=response))
         return response
+
+    def _relay_text(self, inner: TextCallback | None, node_id: str | None, call_id: int,
+                    purpose: str | None) -> TextCallback:
+        """``inner`` (if any), then a :class:`ModelTextDelta` to the text subscribers."""
+        events = self.events
+
+        def relay(chunk: str) -> None:
+            if inner is not None:
+                inner(chunk)
+            if chunk:
+                events.emit_text(ModelTextDelta(node_id=node_id, call_id=call_id,
+                                                purpose=purpose, text=chunk))
+
+        return relay
 
     async def parse(self, request: ModelRequest, output_type: type[T], *,
                     model: Model | None = None, node_id: str | None = None) -> Parsed[T]:
@@ -286,8 +322,11 @@ class RunContext:
         except BudgetExceeded as exc:
             raise self._refusal(exc, node_id) from None
         emit = self.events.active
+        self._tool_calls += 1
+        call_id = self._tool_calls
         if emit:
-            self.events.emit(ToolCallStarted(node_id=node_id, tool=name, arguments=args))
+            self.events.emit(ToolCallStarted(node_id=node_id, tool=name, arguments=args,
+                                             call_id=call_id))
         start = time.perf_counter()
         try:
             async with self.deadline():
@@ -298,32 +337,44 @@ class RunContext:
                     result = await tool.call(args, self)
         except BudgetExceeded as exc:
             self._refusal(exc, node_id)
-            self._tool_failed(node_id, name, str(exc), start)
+            self._tool_failed(node_id, call_id, name, str(exc), start)
+            raise
+        except asyncio.CancelledError:
+            self._tool_failed(node_id, call_id, name, "cancelled", start)  # closed, not dangling
             raise
         except ToolError as exc:
-            self._tool_failed(node_id, name, str(exc), start)
+            self._tool_failed(node_id, call_id, name, str(exc), start)
             raise
         except ModelRetry as exc:
-            self._tool_failed(node_id, name, exc.message, start)
+            self._tool_failed(node_id, call_id, name, exc.message, start)
             raise ToolArgumentError(exc.message, tool=name) from exc
         except TimeoutError:
             message = f"tool {name!r} timed out after {tool.timeout_s}s"
-            self._tool_failed(node_id, name, message, start)
+            self._tool_failed(node_id, call_id, name, message, start)
             raise ToolExecutionError(message, tool=name) from None
         except Exception as exc:
             message = f"tool {name!r} raised {type(exc).__name__}: {exc}"
-            self._tool_failed(node_id, name, message, start)
+            self._tool_failed(node_id, call_id, name, message, start)
             raise ToolExecutionError(message, tool=name) from exc
         if emit:
             self.events.emit(ToolCallFinished(node_id=node_id, tool=name,
                                               output=render_output(result)[:500],
-                                              duration_s=time.perf_counter() - start))
+                                              duration_s=time.perf_counter() - start,
+                                              call_id=call_id, result=result))
         return result
 
-    def _tool_failed(self, node_id: str | None, name: str, message: str, start: float) -> None:
+    def _tool_failed(self, node_id: str | None, call_id: int, name: str, message: str,
+                     start: float) -> None:
         if self.events.active:
             self.events.emit(ToolCallFinished(node_id=node_id, tool=name, error=message,
-                                              duration_s=time.perf_counter() - start))
+                                              duration_s=time.perf_counter() - start,
+                                              call_id=call_id))
+
+
+def _partial(exc: BaseException) -> ModelResponse | None:
+    """What a failed call received before it failed (a stream cut short), for the trace."""
+    partial = getattr(exc, "partial", None)
+    return partial if isinstance(partial, ModelResponse) else None
 
 
 def _failure_usage(exc: BaseException, ticket: _Ticket) -> Usage | None:

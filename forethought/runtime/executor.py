@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any, Literal
 
 from forethought.exceptions import (
@@ -23,6 +25,7 @@ from forethought.exceptions import (
     UserError,
 )
 from forethought.models.messages import Message, ModelRequest
+from forethought.runtime.collector import large_batch
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import NodeAdded, NodeFailed, NodeFinished, NodeSkipped, NodeStarted
 from forethought.runtime.graph import Subtask, TaskGraph, cycle_message, find_cycle, resolve
@@ -38,8 +41,8 @@ class NodeStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-_TERMINAL = frozenset({NodeStatus.DONE, NodeStatus.FAILED, NodeStatus.SKIPPED,
-                       NodeStatus.CANCELLED})
+# Compared by identity in the hot paths: an enum member's hash is a Python-level call.
+_PENDING, _RUNNING, _DONE = NodeStatus.PENDING, NodeStatus.RUNNING, NodeStatus.DONE
 
 RunStatus = Literal["ok", "failed", "budget_exhausted", "cancelled"]
 
@@ -97,6 +100,38 @@ class GraphResult:
                 if r.status in (NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELLED)}
 
 
+@dataclass(slots=True, eq=False)
+class _Node:
+    """The executor's state for one node, reached by reference once the node is known: a
+    large graph's bookkeeping then follows pointers instead of hashing the id into several
+    dicts at every step.
+    """
+
+    subtask: Subtask | None
+    """``None`` for a result registered by :meth:`Executor.add_result`."""
+    result: NodeResult
+    waiting: int = 0
+    """Inputs not done yet."""
+    dependants: list[_Node] | None = None
+    """Nodes waiting for this one (``None`` until there is one)."""
+
+    def take_dependants(self) -> list[_Node]:
+        dependants = self.dependants
+        self.dependants = None
+        return dependants or []
+
+
+def _in_given_order(subtask: Subtask) -> Iterable[str]:
+    """The node's dependencies, in the order ``after`` lists them when that is all of them
+    once each: usually the order the nodes were added, which is their order in memory. A
+    100,000-input join then walks its inputs in that order rather than in the set's hash
+    order, which misses the CPU caches at every step.
+    """
+    if not subtask.args and len(subtask.after) == len(subtask.deps):
+        return subtask.after
+    return subtask.deps
+
+
 class Executor:
     """Runs a task graph on the current event loop. One executor runs one graph."""
 
@@ -108,13 +143,13 @@ class Executor:
         self.max_concurrency = max_concurrency
         self.policy = policy or FailurePolicy()
         self.node_timeout_s = node_timeout_s
-        self.results: dict[str, NodeResult] = {}
-        self._nodes: dict[str, Subtask] = {}
+        self._state: dict[str, _Node] = {}
         self._outputs: dict[str, Any] = {}
-        self._waiting: dict[str, int] = {}
-        self._dependants: dict[str, list[str]] = {}
-        self._missing: dict[str, list[str]] = {}
-        self._ready: deque[str] = deque()
+        self._missing: dict[str, list[_Node]] = {}
+        """Nodes waiting for an id that has not been added yet."""
+        self._unchecked: list[str] = []
+        """Nodes added by :meth:`add`, not yet checked for cycles (at :meth:`close`)."""
+        self._ready: deque[_Node] = deque()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._closed = False
         self._stop: RunStatus | None = None
@@ -127,58 +162,78 @@ class Executor:
         """Add a node; it starts as soon as its inputs exist. Raises
         :class:`GraphValidationError` for a duplicate id or an unknown tool.
         """
+        self._add(subtask)
+        self._unchecked.append(subtask.id)
+
+    def _check_new(self, subtask: Subtask) -> None:
         node_id = subtask.id
         if self._closed:
             raise UserError(f"cannot add node {node_id!r}: the graph was closed")
-        if node_id in self.results:
+        if node_id in self._state:
             raise GraphValidationError(f"duplicate node id {node_id!r}", node_id=node_id)
         if subtask.kind == "tool" and subtask.tool not in self.ctx.tools:
             raise GraphValidationError(
                 f"node {node_id!r} calls unknown tool {subtask.tool!r}; available tools: "
                 f"{', '.join(repr(n) for n in sorted(self.ctx.tools.names())) or '(none)'}",
                 node_id=node_id)
-        self._nodes[node_id] = subtask
-        self.results[node_id] = NodeResult(id=node_id)
+
+    def _add(self, subtask: Subtask) -> None:
+        self._check_new(subtask)
+        node_id = subtask.id
+        node = _Node(subtask, NodeResult(id=node_id))
+        self._state[node_id] = node
         if self.ctx.events.active:
             self.ctx.events.emit(NodeAdded(node_id=node_id, node_kind=subtask.kind,
                                            deps=tuple(sorted(subtask.deps)),
                                            description=subtask.description))
         if self._stop is not None:
-            self._settle(node_id, NodeStatus.CANCELLED, error=self._stop_error)
+            self._settle(node, NodeStatus.CANCELLED, error=self._stop_error)
             return
         waiting = 0
-        for dep in subtask.deps:
-            dep_result = self.results.get(dep)
-            if dep_result is None:
-                self._missing.setdefault(dep, []).append(node_id)
+        for dep in _in_given_order(subtask):
+            other = self._state.get(dep)
+            if other is None:
+                missing = self._missing.get(dep)
+                if missing is None:
+                    self._missing[dep] = [node]
+                else:
+                    missing.append(node)
                 waiting += 1
-            elif dep_result.status is NodeStatus.DONE:
                 continue
-            elif dep_result.status in _TERMINAL:
-                self._skip(node_id, dep)
+            status = other.result.status
+            if status is _DONE:
+                continue
+            if status is not _PENDING and status is not _RUNNING:
+                self._skip(node, dep)
                 return
+            if other.dependants is None:
+                other.dependants = [node]
             else:
-                self._dependants.setdefault(dep, []).append(node_id)
-                waiting += 1
+                other.dependants.append(node)
+            waiting += 1
         for waiter in self._missing.pop(node_id, ()):
-            if self.results[waiter].status is NodeStatus.PENDING:
-                self._dependants.setdefault(node_id, []).append(waiter)
-        self._waiting[node_id] = waiting
+            if waiter.result.status is _PENDING:
+                if node.dependants is None:
+                    node.dependants = [waiter]
+                else:
+                    node.dependants.append(waiter)
+        node.waiting = waiting
         if waiting == 0:
-            self._ready.append(node_id)
+            self._ready.append(node)
             self._pump()
 
     def add_result(self, node_id: str, output: Any) -> None:
         """Register a node that already ran elsewhere (an earlier planning round), so new
         nodes can reference its output without running it again.
         """
-        if node_id in self._nodes or node_id in self.results:
+        if node_id in self._state:
             raise GraphValidationError(f"duplicate node id {node_id!r}", node_id=node_id)
-        self.results[node_id] = NodeResult(id=node_id, status=NodeStatus.DONE, output=output)
+        result = NodeResult(id=node_id, status=NodeStatus.DONE, output=output)
+        self._state[node_id] = _Node(None, result)
         self._outputs[node_id] = output
         for waiter in self._missing.pop(node_id, ()):
-            self._waiting[waiter] -= 1
-            if self._waiting[waiter] == 0 and self.results[waiter].status is NodeStatus.PENDING:
+            waiter.waiting -= 1
+            if waiter.waiting == 0 and waiter.result.status is _PENDING:
                 self._ready.append(waiter)
         self._pump()
 
@@ -189,36 +244,44 @@ class Executor:
         self._closed = True
         for dep, waiters in sorted(self._missing.items()):
             for waiter in waiters:
-                if self.results[waiter].status is NodeStatus.PENDING:
+                if waiter.result.status is _PENDING:
                     self._fail(waiter, GraphValidationError(
-                        f"node {waiter!r} references ${dep}, which is not a node of the graph",
-                        node_id=waiter))
+                        f"node {waiter.result.id!r} references ${dep}, which is not a node of "
+                        "the graph", node_id=waiter.result.id))
         self._missing.clear()
-        pending = {n: self._nodes[n].deps for n, r in self.results.items()
-                   if r.status is NodeStatus.PENDING}
+        # Only nodes added one by one can be on a cycle: a graph given to run() was checked
+        # whole, and its nodes depend only on each other.
+        state = self._state
+        pending: dict[str, frozenset[str]] = {}
+        for node_id in self._unchecked:
+            node = state[node_id]
+            if node.result.status is _PENDING and node.subtask is not None:
+                pending[node_id] = node.subtask.deps
+        self._unchecked.clear()
         while cycle := find_cycle(pending):
             message = cycle_message(cycle)
             # Fail the whole cycle first, so its members are reported as the cycle rather than
             # as skipped dependants of each other; then skip what depends on them.
             for node_id in cycle:
-                self._fail(node_id, GraphValidationError(message, node_id=node_id),
+                self._fail(state[node_id], GraphValidationError(message, node_id=node_id),
                            propagate=False)
             for node_id in cycle:
-                for dependant in self._dependants.pop(node_id, ()):
+                for dependant in state[node_id].take_dependants():
                     self._skip(dependant, node_id)
-            pending = {n: d for n, d in pending.items()
-                       if self.results[n].status is NodeStatus.PENDING}
+            pending = {n: d for n, d in pending.items() if state[n].result.status is _PENDING}
         self._check_idle()
 
     # -- running ----------------------------------------------------------------------------
 
     async def run(self, graph: TaskGraph) -> GraphResult:
         """Validate ``graph`` (raising before anything runs), run it to the end, return results."""
-        graph.validate(self.ctx.tools.names())
-        for subtask in graph:
-            self.add(subtask)
-        self.close()
-        return await self.join()
+        # A large graph's bookkeeping lives as long as the run: see collector.py.
+        with large_batch(len(graph)):
+            graph.validate(self.ctx.tools.names())
+            for subtask in graph:
+                self._add(subtask)
+            self.close()
+            return await self.join()
 
     async def join(self) -> GraphResult:
         """Wait until the graph is closed and every node has settled."""
@@ -233,11 +296,17 @@ class Executor:
             raise
         return self.result()
 
+    @property
+    def results(self) -> dict[str, NodeResult]:
+        """Every node's result so far, by id (a new dict each time)."""
+        return {node_id: node.result for node_id, node in self._state.items()}
+
     def result(self) -> GraphResult:
         status: RunStatus = self._stop or "ok"
-        if status == "ok" and any(r.status is not NodeStatus.DONE for r in self.results.values()):
+        nodes = self.results
+        if status == "ok" and any(r.status is not _DONE for r in nodes.values()):
             status = "failed"
-        return GraphResult(status=status, nodes=dict(self.results), error=self._stop_error)
+        return GraphResult(status=status, nodes=nodes, error=self._stop_error)
 
     def cancel(self) -> None:
         """Stop the run: running nodes are cancelled, pending ones will not start."""
@@ -247,49 +316,67 @@ class Executor:
     def outputs(self) -> dict[str, Any]:
         return self._outputs
 
-    def _take_ready(self) -> str | None:
+    def _take_ready(self) -> _Node | None:
         """The next ready node, marked running, or None."""
         while self._ready and self._stop is None:
-            node_id = self._ready.popleft()
-            if self.results[node_id].status is NodeStatus.PENDING:
-                self.results[node_id].status = NodeStatus.RUNNING
-                return node_id
+            node = self._ready.popleft()
+            if node.result.status is _PENDING:
+                node.result.status = _RUNNING
+                return node
         return None
 
     def _pump(self) -> None:
         """Start workers for ready nodes, up to the concurrency limit."""
         loop = asyncio.get_running_loop()
         while len(self._running) < self.max_concurrency:
-            node_id = self._take_ready()
-            if node_id is None:
+            node = self._take_ready()
+            if node is None:
                 return
-            self._running[node_id] = loop.create_task(self._worker(node_id),
-                                                      name=f"forethought-worker-{node_id}")
+            node_id = node.result.id
+            task = loop.create_task(self._worker(node), name=f"forethought-worker-{node_id}")
+            self._running[node_id] = task
+            task.add_done_callback(partial(self._worker_done, node))
 
-    async def _worker(self, node_id: str) -> None:
-        """Run ``node_id``, then keep taking ready nodes: a chain runs in one task instead of
+    def _worker_done(self, first: _Node, task: asyncio.Task[None]) -> None:
+        """Clean up after a worker cancelled before its first step (by fail-fast or
+        :meth:`cancel` right after its node became ready): its body, and so its ``finally``,
+        never ran, and without this its node would stay running and :meth:`join` wait for ever.
+        """
+        node_id = first.result.id
+        if not task.cancelled() or self._running.get(node_id) is not task:
+            return  # the worker ran and cleaned up after itself
+        del self._running[node_id]
+        if first.result.status is _RUNNING:
+            self._settle(first, NodeStatus.CANCELLED, error=self._stop_error)
+        self._check_idle()
+
+    async def _worker(self, first: _Node) -> None:
+        """Run ``first``, then keep taking ready nodes: a chain runs in one task instead of
         paying a task creation per node, and a wide graph in at most ``max_concurrency``.
         """
         task = asyncio.current_task()
         assert task is not None
-        current: str | None = node_id
+        current: _Node | None = first
         try:
             while current is not None:
-                await self._run_node(self._nodes[current])
-                self._running.pop(current, None)
+                await self._run_node(current)
+                self._running.pop(current.result.id, None)
                 current = self._take_ready()
                 if current is not None:
-                    self._running[current] = task
-                    self._pump()  # more ready nodes than this worker can take: start others
+                    self._running[current.result.id] = task
+                    if self._ready:
+                        self._pump()  # more ready nodes than this worker can take
         finally:
             if current is not None:
-                self._running.pop(current, None)
+                self._running.pop(current.result.id, None)
             self._pump()
             self._check_idle()
 
-    async def _run_node(self, subtask: Subtask) -> None:
-        node_id = subtask.id
-        result = self.results[node_id]
+    async def _run_node(self, node: _Node) -> None:
+        subtask = node.subtask
+        assert subtask is not None
+        result = node.result
+        node_id = result.id
         retries = self.policy.retries if subtask.retries is None else subtask.retries
         timeout = subtask.timeout_s if subtask.timeout_s is not None else self.node_timeout_s
         events = self.ctx.events
@@ -302,18 +389,23 @@ class Executor:
                 if events.active:
                     events.emit(NodeStarted(node_id=node_id, attempt=result.attempts))
                 try:
-                    output = await self._attempt(subtask, timeout)
+                    inputs: dict[str, Any] = resolve(subtask.args, self._outputs) \
+                        if subtask.deps and subtask.args else subtask.args
+                    if timeout is None:
+                        output = await self._dispatch(subtask, inputs)
+                    else:
+                        output = await self._with_timeout(subtask, inputs, timeout)
                 except asyncio.CancelledError:
-                    self._settle(node_id, NodeStatus.CANCELLED, error=self._stop_error)
+                    self._settle(node, NodeStatus.CANCELLED, error=self._stop_error)
                     return
                 except BudgetExceeded as exc:
-                    self._fail(node_id, exc)
+                    self._fail(node, exc)
                     self._halt("budget_exhausted", exc, cancel_running=False)
                     return
                 except Exception as exc:  # noqa: BLE001 - a node's failure is data, not a crash
                     will_retry = result.attempts <= retries and self._stop is None
                     if not will_retry:
-                        self._fail(node_id, exc)
+                        self._fail(node, exc)
                         return
                     if events.active:
                         events.emit(NodeFailed(node_id=node_id, error=str(exc),
@@ -329,81 +421,84 @@ class Executor:
                     events.emit(NodeFinished(node_id=node_id,
                                              output=render_output(output)[:500],
                                              duration_s=time.perf_counter() - start))
-                self._settle(node_id, NodeStatus.DONE)
+                self._settle(node, _DONE)
                 return
         except BaseException:
-            if self.results[node_id].status is NodeStatus.RUNNING:
-                self._settle(node_id, NodeStatus.CANCELLED, error=self._stop_error)
+            if result.status is _RUNNING:
+                self._settle(node, NodeStatus.CANCELLED, error=self._stop_error)
             raise
 
-    async def _attempt(self, subtask: Subtask, limit_s: float | None) -> Any:
-        inputs: dict[str, Any] = resolve(subtask.args, self._outputs) if subtask.deps \
-            else subtask.args
-        if limit_s is None:
-            return await self._dispatch(subtask, inputs)
+    async def _with_timeout(self, subtask: Subtask, inputs: dict[str, Any], limit_s: float
+                            ) -> Any:
         try:
             async with asyncio.timeout(limit_s):
                 return await self._dispatch(subtask, inputs)
         except TimeoutError:
             raise NodeTimeoutError(f"node {subtask.id!r} timed out after {limit_s}s") from None
 
-    async def _dispatch(self, subtask: Subtask, inputs: dict[str, Any]) -> Any:
+    def _dispatch(self, subtask: Subtask, inputs: dict[str, Any]) -> Awaitable[Any]:
+        """The awaitable doing the node's work (a function node's own coroutine, not a
+        wrapper around it: one frame less per node).
+        """
         if subtask.kind == "tool":
             assert subtask.tool is not None
-            return await self.ctx.call_tool(subtask.tool, inputs, node_id=subtask.id)
+            return self.ctx.call_tool(subtask.tool, inputs, node_id=subtask.id)
         if subtask.kind == "llm" and subtask.fn is None:
-            messages: tuple[Message, ...] = (Message.user(str(inputs["prompt"])),)
-            if "system" in inputs:
-                messages = (Message.system(str(inputs["system"])), *messages)
-            response = await self.ctx.complete(
-                ModelRequest(messages=messages, purpose=str(inputs.get("purpose", "answer"))),
-                node_id=subtask.id)
-            return response.text
+            return self._complete(subtask, inputs)
         assert subtask.fn is not None
-        return await subtask.fn(self.ctx, inputs)
+        return subtask.fn(self.ctx, inputs)
+
+    async def _complete(self, subtask: Subtask, inputs: dict[str, Any]) -> str:
+        messages: tuple[Message, ...] = (Message.user(str(inputs["prompt"])),)
+        if "system" in inputs:
+            messages = (Message.system(str(inputs["system"])), *messages)
+        response = await self.ctx.complete(
+            ModelRequest(messages=messages, purpose=str(inputs.get("purpose", "answer"))),
+            node_id=subtask.id)
+        return response.text
 
     # -- bookkeeping ------------------------------------------------------------------------
 
-    def _settle(self, node_id: str, status: NodeStatus, *, error: BaseException | None = None
+    def _settle(self, node: _Node, status: NodeStatus, *, error: BaseException | None = None
                 ) -> None:
-        result = self.results[node_id]
+        result = node.result
         result.status = status
         result.error = error
         result.finished_at = time.perf_counter()
-        if status is NodeStatus.DONE:
-            for dependant in self._dependants.pop(node_id, ()):
-                left = self._waiting[dependant] - 1
-                self._waiting[dependant] = left
-                if left == 0 and self.results[dependant].status is NodeStatus.PENDING:
+        if status is _DONE:
+            for dependant in node.take_dependants():
+                dependant.waiting -= 1
+                if dependant.waiting == 0 and dependant.result.status is _PENDING:
                     self._ready.append(dependant)
 
-    def _fail(self, node_id: str, error: BaseException, *, propagate: bool = True) -> None:
+    def _fail(self, node: _Node, error: BaseException, *, propagate: bool = True) -> None:
         if self.ctx.events.active:
-            self.ctx.events.emit(NodeFailed(node_id=node_id, error=str(error),
+            self.ctx.events.emit(NodeFailed(node_id=node.result.id, error=str(error),
                                             error_type=type(error).__name__,
-                                            attempt=self.results[node_id].attempts))
-        self._settle(node_id, NodeStatus.FAILED, error=error)
+                                            attempt=node.result.attempts))
+        self._settle(node, NodeStatus.FAILED, error=error)
         if not propagate:
             return
         if self.policy.mode == "fail_fast" and not isinstance(error, BudgetExceeded):
             self._halt("failed", error, cancel_running=True)
         else:
-            for dependant in self._dependants.pop(node_id, ()):
-                self._skip(dependant, node_id)
+            for dependant in node.take_dependants():
+                self._skip(dependant, node.result.id)
 
-    def _skip(self, node_id: str, because: str) -> None:
+    def _skip(self, node: _Node, because: str) -> None:
         # A worklist, not recursion: a 10,000-node chain behind a failed node is ordinary.
-        stack = [(node_id, because)]
+        stack = [(node, because)]
         while stack:
-            node_id, because = stack.pop()
-            if self.results[node_id].status is not NodeStatus.PENDING:
+            node, because = stack.pop()
+            if node.result.status is not _PENDING:
                 continue
+            node_id = node.result.id
             error = DependencyFailedError(f"node {node_id!r} skipped: its input ${because} "
-                                          f"{self.results[because].status.value}")
+                                          f"{self._state[because].result.status.value}")
             if self.ctx.events.active:
                 self.ctx.events.emit(NodeSkipped(node_id=node_id, reason=str(error)))
-            self._settle(node_id, NodeStatus.SKIPPED, error=error)
-            stack.extend(reversed([(d, node_id) for d in self._dependants.pop(node_id, ())]))
+            self._settle(node, NodeStatus.SKIPPED, error=error)
+            stack.extend(reversed([(d, node_id) for d in node.take_dependants()]))
 
     def _halt(self, status: RunStatus, error: BaseException | None, *, cancel_running: bool
               ) -> None:
@@ -411,9 +506,9 @@ class Executor:
             self._stop = status
             self._stop_error = error
         self._ready.clear()
-        for node_id, result in self.results.items():
-            if result.status is NodeStatus.PENDING:
-                self._settle(node_id, NodeStatus.CANCELLED, error=error)
+        for node in self._state.values():
+            if node.result.status is _PENDING:
+                self._settle(node, NodeStatus.CANCELLED, error=error)
         if cancel_running:
             for task in self._running.values():
                 task.cancel()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias
 
 from forethought.exceptions import GraphValidationError
 
@@ -74,7 +75,7 @@ def resolve(value: Any, outputs: Mapping[str, Any]) -> Any:
     return value
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class Subtask:
     """One node of a task graph."""
 
@@ -109,7 +110,8 @@ class Subtask:
         elif self.fn is None:
             raise GraphValidationError(f"node {self.id!r}: a {self.kind} node needs fn=",
                                        node_id=self.id)
-        self.deps = frozenset(collect_refs(self.args) | set(self.after))
+        self.deps = frozenset(collect_refs(self.args, set(self.after)) if self.args
+                              else self.after)
         if self.id in self.deps:
             raise GraphValidationError(f"node {self.id!r} references its own output",
                                        node_id=self.id)
@@ -141,19 +143,33 @@ class TaskGraph:
         return node_id in self.nodes
 
     def validate(self, tools: Collection[str] | None = None) -> None:
-        """Raise :class:`GraphValidationError` naming the first offending node."""
-        for st in self.nodes.values():
+        """Raise :class:`GraphValidationError` naming the first offending node: an unknown
+        tool or a reference to no node, in the order the nodes were added; then a cycle.
+        """
+        nodes = self.nodes
+        # One pass over nodes listed after their dependencies (as planners write them)
+        # proves that nothing dangles and nothing cycles. A node that refers ahead ends it.
+        earlier: set[str] = set()
+        ahead: Subtask | None = None
+        for st in nodes.values():
             if st.kind == "tool" and tools is not None and st.tool not in tools:
-                valid = ", ".join(repr(t) for t in sorted(tools))
+                _unknown_tool(st, tools)
+            if not earlier.issuperset(st.deps):
+                ahead = st
+                break
+            earlier.add(st.id)
+        if ahead is None:
+            return
+        ids = nodes.keys()
+        for st in itertools.dropwhile(lambda st: st is not ahead, nodes.values()):
+            if st.kind == "tool" and tools is not None and st.tool not in tools:
+                _unknown_tool(st, tools)
+            if not ids >= st.deps:  # one C-level subset test per node; names come after
+                dep = min(d for d in st.deps if d not in nodes)
                 raise GraphValidationError(
-                    f"node {st.id!r} calls unknown tool {st.tool!r}; available tools: {valid}",
+                    f"node {st.id!r} references ${dep}, which is not a node of the graph",
                     node_id=st.id)
-            for dep in sorted(st.deps):
-                if dep not in self.nodes:
-                    raise GraphValidationError(
-                        f"node {st.id!r} references ${dep}, which is not a node of the graph",
-                        node_id=st.id)
-        cycle = find_cycle({st.id: st.deps for st in self.nodes.values()})
+        cycle = find_cycle({st.id: st.deps for st in nodes.values()})
         if cycle:
             raise GraphValidationError(cycle_message(cycle), node_id=cycle[0])
 
@@ -167,6 +183,13 @@ class TaskGraph:
         return g
 
 
+def _unknown_tool(st: Subtask, tools: Collection[str]) -> NoReturn:
+    valid = ", ".join(repr(t) for t in sorted(tools))
+    raise GraphValidationError(
+        f"node {st.id!r} calls unknown tool {st.tool!r}; available tools: {valid}",
+        node_id=st.id)
+
+
 def cycle_message(cycle: list[str]) -> str:
     """Describe a cycle given in dependency order (each node needs the next)."""
     steps = ", ".join(f"{a!r} needs {b!r}" for a, b in zip(cycle, [*cycle[1:], cycle[0]],
@@ -176,10 +199,19 @@ def cycle_message(cycle: list[str]) -> str:
 
 def find_cycle(deps: Mapping[str, Iterable[str]]) -> list[str]:
     """A cycle among ``deps`` (node -> nodes it depends on) in dependency order, or ``[]``.
+    Dependencies on nodes that are not keys of ``deps`` are ignored.
 
-    Runs Kahn's algorithm first, which is linear and cheap, and only hands the leftover
-    nodes to networkx (slow to import) to name a cycle.
+    Graphs usually list each node after its dependencies (planners write them so), which one
+    pass over the nodes confirms. Otherwise Kahn's algorithm, also linear, finds the nodes
+    left on or behind cycles, and only those go to networkx (slow to import) to name a cycle.
     """
+    seen: set[str] = set()
+    for node, ds in deps.items():
+        if not seen.issuperset(ds) and any(d in deps for d in ds if d not in seen):
+            break
+        seen.add(node)
+    else:
+        return []
     indegree = {n: 0 for n in deps}
     users: dict[str, list[str]] = {n: [] for n in deps}
     for node, ds in deps.items():

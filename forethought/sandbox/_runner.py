@@ -18,11 +18,7 @@ import time
 import traceback
 from typing import Any
 
-from forethought.sandbox._runner_io import (  # runner-source: drop
-    EARLY_INPUT,
-    Capture,
-    HostGone,
-    Job,
+from forethought.sandbox._runner_files import (  # runner-source: drop
     count_processes,
     limit_hit,
     oom_kills,
@@ -30,12 +26,20 @@ from forethought.sandbox._runner_io import (  # runner-source: drop
     wipe,
     write_files,
 )
+from forethought.sandbox._runner_io import (  # runner-source: drop
+    EARLY_INPUT,
+    Capture,
+    HostGone,
+    Job,
+    ProtocolViolation,
+    prune,
+)
 from forethought.sandbox._runner_job import (  # runner-source: drop
     CONFIG,
     PR_SET_DUMPABLE,
     Zygote,
     libc_call,
-    read_exact,
+    read_into,
     write_frame,
 )
 
@@ -71,7 +75,7 @@ class Runner:
             spec["nproc_base"] = count_processes(os.getuid())
         self.oom_before = oom_kills()
         cap = int(req["limits"].get("output_bytes", 1 << 20))
-        self.job = Job(self.zyg, spec, (req.get("stdin") or "").encode(), cap)
+        self.job = Job(self.zyg, spec, req.get("stdin") or b"", cap)
 
     def finish(self, req: dict[str, Any], started: float, meta: dict[str, Any] | None,
                timed_out: bool) -> dict[str, Any]:
@@ -80,11 +84,16 @@ class Runner:
         assert job is not None
         if job.status is None:
             job.kill()
-            job.wait_status(5)
+            job.wait_status(1.5)
         self.reap()
         job.drain(1.0)
-        if meta is None:
-            meta = job.frame()
+        violation = None
+        try:
+            if meta is None:
+                meta = job.frame()
+            job.leftover()
+        except ProtocolViolation as exc:
+            violation = str(exc)
         job.close()
         status = job.status or {}
         raw = status.get("status")
@@ -113,6 +122,14 @@ class Runner:
             note = ("the code killed the sandbox's supervisor process (its parent); the "
                     "worker is replaced")
             self.dirty = "the zygote exited"
+        elif status.get("zygote_stopped") or job.status is None:
+            note = ("the code stopped the sandbox's supervisor process (its parent), so its "
+                    "exit status is unknown; the worker is replaced")
+            self.dirty = "the zygote stopped answering"
+        if violation is not None:
+            self.dirty = "the job broke the protocol"
+            return {"fatal": f"the code wrote on the sandbox's control channel: {violation}; "
+                             f"the worker is replaced", "clean": False}
         return {"stdout": job.out.text(), "stderr": job.err.text(), "note": note,
                 "stdout_bytes": job.out.total, "stderr_bytes": job.err.total,
                 "exit_code": exit_code, "timed_out": limit in ("wall_time", "cpu_time"),
@@ -125,7 +142,7 @@ class Runner:
     def reap(self) -> None:
         try:
             self.zyg.send({"op": "reap", "uid": self.uid})
-            answer = self.zyg.recv_line(10)
+            answer = self.zyg.recv_line(3)
         except (OSError, EOFError):
             answer = None
         if not answer or not answer.get("clean"):
@@ -148,11 +165,12 @@ class Runner:
     def _find_dirt(self) -> str | None:
         if os.path.exists(self.job_dir) and (CONFIG.get("per_job_dir") or os.listdir(self.job_dir)):
             return f"{self.job_dir} could not be emptied"
+        for extra in CONFIG.get("scratch", []):
+            left = self._scratch_left(extra)
+            if left:
+                return f"{extra} could not be emptied ({left[0]!r} is left)"
         if not CONFIG.get("container"):
             return None
-        for extra in CONFIG.get("scratch", []):
-            if os.path.isdir(extra) and os.listdir(extra):
-                return f"{extra} could not be emptied"
         others = {int(p) for p in os.listdir("/proc") if p.isdigit()} - {os.getpid(),
                                                                           self.zyg.pid}
         if others:
@@ -166,12 +184,27 @@ class Runner:
                 pass
         return None
 
+    def _scratch_left(self, path: str) -> list[str]:
+        """What a job left in a scratch directory (only its own files, without a container)."""
+        try:
+            names = os.listdir(path)
+        except OSError:
+            return []
+        if CONFIG.get("container"):
+            return names
+        if self.uid is None:
+            return []  # the host's own uid: its files there are not the job's to judge
+        return [n for n in names if _owner(os.path.join(path, n)) == self.uid]
+
     def exec_once(self, req: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         self.open_job(req, session=False)
-        assert self.job is not None
-        self.job.pump(started + float(req["limits"]["wall_s"]), want_frame=False)
-        return self.finish(req, started, None, timed_out=self.job.status is None)
+        job = self.job
+        assert job is not None
+        job.pump(started + float(req["limits"]["wall_s"]), want_frame=False)
+        # Timed out only if the job itself was still running at its deadline (not when it
+        # ended but the zygote, stopped by the code, could not say so).
+        return self.finish(req, started, None, timed_out=job.status is None and not job.exited())
 
     def cell(self, req: dict[str, Any]) -> dict[str, Any]:
         job = self.job
@@ -180,10 +213,26 @@ class Runner:
         started = time.monotonic()
         job.out, job.err = Capture(job.out.cap), Capture(job.err.cap)
         try:
+            job.drain(0)
+            job.leftover()  # an answer that came after the last cell's is a forgery
             write_frame(job.ctl.fileno(), {"code": req["code"]})
             meta = job.pump(started + float(req["limits"]["wall_s"]), want_frame=True)
+            if meta is not None:
+                job.leftover()
         except OSError:
             meta = None
+        except ProtocolViolation as exc:
+            job.kill()
+            self.finish(req, started, {}, timed_out=False)
+            self.dirty = "the job broke the protocol"
+            return {"fatal": f"the code wrote on the sandbox's control channel: {exc}; the "
+                             f"worker is replaced", "clean": False}
+        note = None
+        if meta is not None and not prune(self.zyg.pid, job.pid):
+            meta = None  # processes the cell started cannot be stopped: end the session
+            note = ("processes the cell started could not be stopped, so the session was "
+                    "ended")
+            job.kill()
         if meta is not None:
             error = meta.get("error")
             return {"stdout": job.out.text(), "stderr": job.err.text(),
@@ -193,8 +242,9 @@ class Runner:
                     "killed_for_memory": bool(error and error.get("type") == "MemoryError"),
                     "limit": "memory" if error and error.get("type") == "MemoryError" else None,
                     "timed_out": False, "session_dead": False, "clean": True}
-        out = self.finish(req, started, None, timed_out=job.status is None)
+        out = self.finish(req, started, None, timed_out=job.status is None and not job.exited())
         out["session_dead"] = True
+        out["note"] = out.get("note") or note
         return out
 
     def close(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -244,13 +294,27 @@ class Runner:
 
     @staticmethod
     def read_request() -> dict[str, Any]:
-        def take(n: int) -> bytes:
-            early = bytes(EARLY_INPUT[:n])
-            del EARLY_INPUT[:n]
-            return early + (read_exact(0, n - len(early)) if len(early) < n else b"")
+        """One request: a JSON frame, then ``stdin_bytes`` raw bytes of stdin."""
+        def take(n: int) -> bytearray:
+            buf = bytearray(n)
+            early = min(n, len(EARLY_INPUT))
+            buf[:early] = EARLY_INPUT[:early]
+            del EARLY_INPUT[:early]
+            read_into(0, memoryview(buf)[early:])
+            return buf
 
         (n,) = struct.unpack(">I", take(4))
-        return json.loads(take(n).decode("utf-8"))
+        req: dict[str, Any] = json.loads(take(n).decode("utf-8"))
+        size = int(req.pop("stdin_bytes", 0) or 0)
+        req["stdin"] = take(size) if size else b""
+        return req
+
+
+def _owner(path: str) -> int | None:
+    try:
+        return os.lstat(path).st_uid
+    except OSError:
+        return None
 
 
 def main() -> None:

@@ -1,31 +1,33 @@
-"""The in-sandbox program, part two: the runner's side of a job (pipes, files, cleanup).
+"""The in-sandbox program, part two: the runner's side of a job (its pipes, its control
+channel, its exit).
 
 Appended to ``_runner_job.py`` by ``runner_source()`` (the marked import is dropped then).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
+import fcntl
 import os
 import select
-import shutil
 import signal
 import socket
-import stat
 import struct
-import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 from forethought.sandbox._runner_job import (  # runner-source: drop
-    EFBIG,
     Zygote,
+    descendants,
     json,
     write_frame,
 )
 
 CHUNK = 65536
+STDIN_SLICE = 1 << 20
+META_MAX = 8 << 20
+"""The largest answer a job may send on its control channel (a value is cut at 20 kB)."""
+F_SETPIPE_SZ = 1031
 EARLY_INPUT = bytearray()
 """Bytes the host sent while a job ran (a well-behaved host sends none)."""
 
@@ -52,10 +54,65 @@ class Capture:
         return self.buf.decode("utf-8", "replace")
 
 
+class ProtocolViolation(Exception):  # noqa: N818 - a verdict on the job, reported to the host
+    """The job wrote something on its control channel that is not one well-formed answer."""
+
+
+META_KEYS = {"value", "error", "exit"}
+ERROR_KEYS = {"type": str, "message": str, "traceback": str}
+
+
+def check_meta(data: Any) -> dict[str, Any]:
+    """``data`` if it is a job's answer as ``run_python`` writes it; else ProtocolViolation
+    (the code can write on the control channel itself, so nothing in it is trusted).
+    """
+    if not isinstance(data, dict):
+        raise ProtocolViolation(f"an answer that is not an object: {type(data).__name__}")
+    meta = cast("dict[str, Any]", data)
+    extra = set(meta) - META_KEYS
+    if extra:
+        raise ProtocolViolation(f"an answer with unknown fields {sorted(extra)!r}")
+    value, exit_ = meta.get("value"), meta.get("exit")
+    if value is not None and not isinstance(value, str):
+        raise ProtocolViolation(f"a value of type {type(value).__name__}, not a string")
+    if not _is_int(exit_):
+        raise ProtocolViolation(f"an exit status {exit_!r} that is not an integer")
+    if meta.get("error") is not None:
+        _check_error(meta["error"])
+    return meta
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_error(data: Any) -> None:
+    if not isinstance(data, dict):
+        raise ProtocolViolation(f"an error of type {type(data).__name__}")
+    error = cast("dict[str, Any]", data)
+    if set(error) - {*ERROR_KEYS, "line", "errno"}:
+        raise ProtocolViolation("an error with unknown fields")
+    for key, kind in ERROR_KEYS.items():
+        if not isinstance(error.get(key), kind):
+            raise ProtocolViolation(f"an error whose {key!r} is not a string")
+    for key in ("line", "errno"):
+        if error.get(key) is not None and not _is_int(error[key]):
+            raise ProtocolViolation(f"an error whose {key!r} is not an integer")
+
+
+def open_pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when ``pid`` exits (Linux 5.3+), else None."""
+    try:
+        return os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        return None
+
+
 class Job:
     """One job process (C) and the runner's ends of its pipes."""
 
-    def __init__(self, zyg: Zygote, spec: dict[str, Any], stdin: bytes, cap: int) -> None:
+    def __init__(self, zyg: Zygote, spec: dict[str, Any], stdin: bytes | bytearray,
+                 cap: int) -> None:
         self.zyg = zyg
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -69,9 +126,10 @@ class Job:
         if reply is None:
             raise RuntimeError("the zygote did not start the job")
         self.pid: int = reply["pid"]
+        self.pidfd = open_pidfd(self.pid)
         self.ctl = mine
         self.ctl_open = True
-        self.stdin, self.in_w = stdin, in_w
+        self.stdin, self.stdin_at, self.in_w = memoryview(stdin), 0, in_w
         self.out, self.err = Capture(cap), Capture(cap)
         self.readers: dict[int, str] = {out_r: "out", err_r: "err"}
         self.meta = bytearray()
@@ -79,6 +137,8 @@ class Job:
         write_frame(mine.fileno(), spec)
         if stdin:
             os.set_blocking(in_w, False)
+            with contextlib.suppress(OSError):  # fewer, larger writes for a large stdin
+                fcntl.fcntl(in_w, F_SETPIPE_SZ, 1 << 20)
         else:
             self.close_stdin()
 
@@ -87,14 +147,26 @@ class Job:
         if len(self.meta) < 4:
             return None
         (n,) = struct.unpack(">I", bytes(self.meta[:4]))
+        if n > META_MAX:
+            raise ProtocolViolation(f"a frame of {n} bytes (at most {META_MAX})")
         if len(self.meta) < 4 + n:
             return None
         body = bytes(self.meta[4:4 + n])
         del self.meta[:4 + n]
         try:
-            return json.loads(body.decode("utf-8", "replace"))
+            return check_meta(json.loads(body.decode("utf-8")))
         except ValueError:
-            return None
+            raise ProtocolViolation("a frame that is not JSON") from None
+
+    def exited(self) -> bool:
+        """True once the job process has ended (whether or not the zygote said so)."""
+        if self.pidfd is not None:
+            return bool(select.select([self.pidfd], [], [], 0)[0])
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except (OSError, IndexError):
+            return True
 
     def pump(self, deadline: float, want_frame: bool) -> dict[str, Any] | None:
         """Move data until the job exits (or, with ``want_frame``, answers) or ``deadline``."""
@@ -104,48 +176,64 @@ class Job:
                 if got is not None:
                     self.drain(0)
                     return got
+            self.check_exit()
             if self.status is not None:
                 if want_frame:
                     self.drain(0.05)
                     return self.frame()
                 return None
             rlist: list[Any] = [*self.readers, self.zyg.sock, 0]
-            if self.ctl_open and len(self.meta) < 8 << 20:
+            if self.pidfd is not None:
+                rlist.append(self.pidfd)
+            if self.ctl_open and len(self.meta) < META_MAX + 4:
                 rlist.append(self.ctl)
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
+            wait = left if self.pidfd is not None else min(left, 0.1)
             ready_r, ready_w, _ = select.select(rlist, [self.in_w] if self.in_w >= 0 else [],
-                                                [], left)
+                                                [], wait)
             if ready_w:
                 self.feed_stdin()
-            for r in ready_r:
-                if r == 0:
-                    data = os.read(0, CHUNK)
-                    if not data:
-                        raise HostGone
-                    EARLY_INPUT.extend(data)
-                elif r is self.zyg.sock:
-                    self.status = self.zyg_status(0) or self.status
-                elif r is self.ctl:
-                    chunk = self.ctl.recv(CHUNK)
-                    self.meta += chunk
-                    self.ctl_open = bool(chunk)
-                else:
-                    self.read(r)
+            self.on_ready(ready_r)
+
+    def check_exit(self) -> None:
+        if self.status is None and self.exited():
+            # The job is gone but the zygote did not say so: the code may have stopped it
+            # (SIGSTOP). Wake it and wait a moment for the exit status, no longer.
+            self.wait_status(1.0)
+            if self.status is None:
+                self.status = {"zygote_stopped": True}
+
+    def on_ready(self, ready: list[Any]) -> None:
+        for r in ready:
+            if r == 0:
+                data = os.read(0, CHUNK)
+                if not data:
+                    raise HostGone
+                EARLY_INPUT.extend(data)
+            elif r is self.zyg.sock:
+                self.status = self.zyg_status(0) or self.status
+            elif r is self.ctl:
+                chunk = self.ctl.recv(CHUNK)
+                self.meta += chunk
+                self.ctl_open = bool(chunk)
+            elif r in self.readers:
+                self.read(r)
 
     def feed_stdin(self) -> None:
         try:
-            n = os.write(self.in_w, self.stdin[:CHUNK])
-            self.stdin = self.stdin[n:]
-        except OSError:
-            self.stdin = b""
-        if not self.stdin:
+            end = self.stdin_at + STDIN_SLICE
+            self.stdin_at += os.write(self.in_w, self.stdin[self.stdin_at:end])
+        except OSError:  # the job closed its end: the rest is not wanted
+            self.stdin_at = len(self.stdin)
+        if self.stdin_at >= len(self.stdin):
             self.close_stdin()
 
     def close_stdin(self) -> None:
         os.close(self.in_w)
         self.in_w = -1
+        self.stdin = memoryview(b"")
 
     def read(self, fd: int) -> None:
         data = os.read(fd, CHUNK)
@@ -161,16 +249,23 @@ class Job:
             left = max(0.0, end - time.monotonic())
             ready, _, _ = select.select(list(self.readers), [], [], left)
             if not ready:
-                return
+                break
             for fd in ready:
                 self.read(fd)
         if self.ctl_open:
-            while select.select([self.ctl], [], [], 0)[0]:
+            while len(self.meta) < META_MAX + 4 and select.select([self.ctl], [], [], 0)[0]:
                 chunk = self.ctl.recv(CHUNK)
                 self.meta += chunk
                 if not chunk:
                     self.ctl_open = False
                     break
+
+    def leftover(self) -> None:
+        """Raise ProtocolViolation if the control channel holds more than the answer taken."""
+        if self.meta:
+            got = self.frame()
+            raise ProtocolViolation("more than one answer" if got is not None else
+                                    "bytes that are not a complete frame")
 
     def kill(self) -> None:
         for fn in (os.killpg, os.kill):
@@ -196,147 +291,30 @@ class Job:
         self.readers.clear()
         if self.in_w >= 0:
             self.close_stdin()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
         self.ctl.close()
 
 
-def count_processes(uid: int) -> int:
-    n = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
+def zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def prune(root: int, keep: int) -> bool:
+    """Kill every descendant of ``root`` but ``keep`` (what a session cell left running);
+    True when none is left.
+    """
+    for attempt in range(300):
+        left = [p for p in descendants(root) if p != keep and not zombie(p)]
+        if not left:
+            return True
+        for pid in left:
             with contextlib.suppress(OSError):
-                n += os.stat(f"/proc/{entry}").st_uid == uid
-    return n
-
-
-def safe_parts(rel: str) -> list[str]:
-    parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
-    if not parts or rel.startswith("/") or ".." in parts:
-        raise ValueError(f"bad path {rel!r}")
-    return parts
-
-
-def write_files(root: str, files: dict[str, str], uid: int | None) -> None:
-    for rel, b64 in files.items():
-        parts = safe_parts(rel)
-        path = root
-        for part in parts[:-1]:
-            path = os.path.join(path, part)
-            if not os.path.isdir(path):
-                os.mkdir(path, 0o700)
-                if uid is not None:
-                    os.chown(path, uid, uid)
-        path = os.path.join(path, parts[-1])
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(base64.b64decode(b64))
-        if uid is not None:
-            os.chown(path, uid, uid)
-
-
-def read_file_inside(root: str, rel: str, budget: int) -> bytes | str:
-    """A file under ``root``, read without following a symlink or hard link out of it; a
-    string says why it could not be read.
-    """
-    try:
-        parts = safe_parts(rel)
-    except ValueError:
-        return "not a relative path inside the work dir"
-    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
-    try:
-        for part in parts[:-1]:
-            fds.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
-                               dir_fd=fds[-1]))
-        fds.append(os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK,
-                           dir_fd=fds[-1]))
-        st = os.fstat(fds[-1])
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-            return "not a regular file"
-        if st.st_size > budget:
-            return f"larger than the {budget} bytes left for output files"
-        data = b""
-        while len(data) <= budget:
-            chunk = os.read(fds[-1], CHUNK)
-            if not chunk:
-                break
-            data += chunk
-        return data[:budget]
-    except OSError as exc:
-        return exc.strerror or "cannot read"
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
-def rmtree(path: str, on_error: Any) -> None:
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=on_error)
-    else:
-        shutil.rmtree(path, onerror=on_error)
-
-
-def wipe(path: str, keep_root: bool, owner: int | None = None) -> None:
-    """Delete what is in ``path`` (only entries of ``owner`` if given), whatever permissions
-    the job left, then ``path`` itself unless ``keep_root``.
-    """
-    def force(_fn: Any, p: str, _exc: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            if os.path.isdir(p) and not os.path.islink(p):
-                os.chmod(p, 0o700)
-                rmtree(p, force)
-            else:
-                os.unlink(p)
-        except OSError:
-            pass
-
-    with contextlib.suppress(OSError):  # the job may have locked its own work dir
-        if owner is None:
-            os.chmod(path, 0o700)
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for name in names:
-        p = os.path.join(path, name)
-        try:
-            st = os.lstat(p)
-            if owner is not None and st.st_uid != owner:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                os.chmod(p, 0o700)
-                rmtree(p, force)
-            else:
-                os.unlink(p)
-        except OSError:
-            pass
-    if not keep_root:
-        rmtree(path, force)
-
-
-def oom_kills() -> int:
-    """The container's count of out-of-memory kills (cgroup v1 or v2); -1 when unknown."""
-    for path in ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"):
-        try:
-            with open(path) as f:
-                for line in f:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        return int(value)
-        except OSError:
-            continue
-    return -1
-
-
-def limit_hit(sig: int | None, status: dict[str, Any], error: dict[str, Any] | None,
-              limits: dict[str, Any], timed_out: bool, memory: bool) -> str | None:
-    if timed_out:
-        return "wall_time"
-    cpu_limit = limits.get("cpu_s")
-    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and not memory and cpu_limit
-                                 and status.get("cpu_s", 0) >= cpu_limit):
-        return "cpu_time"
-    if memory:
-        return "memory"
-    if sig == signal.SIGXFSZ or (error is not None and error.get("errno") == EFBIG):
-        return "file_size"
-    return None
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.001 * min(attempt + 1, 10))
+    return False

@@ -17,6 +17,7 @@ run on any image's Python 3.9+, so it imports nothing from forethought. Three pr
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -27,6 +28,12 @@ import sys
 import time
 import traceback
 from typing import Any
+
+from forethought.sandbox._runner_guard import (  # runner-source: drop
+    LANDLOCK_FD,
+    Ruleset,
+    restrict_self,
+)
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, M_ARENA_MAX = 1, 4, 36, -8
 CLONE_NEWNET, CLONE_NEWIPC = 0x40000000, 0x08000000
@@ -44,13 +51,19 @@ def libc_call(name: str, *args: int) -> int:
         return -1
 
 
-def read_exact(fd: int, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = os.read(fd, n - len(buf))
-        if not chunk:
+def read_into(fd: int, view: memoryview) -> None:
+    """Fill ``view`` from ``fd`` (linear in its size: no copy per chunk)."""
+    got = 0
+    while got < len(view):
+        n = os.readv(fd, [view[got:]])
+        if not n:
             raise EOFError
-        buf += chunk
+        got += n
+
+
+def read_exact(fd: int, n: int) -> bytearray:
+    buf = bytearray(n)
+    read_into(fd, memoryview(buf))
     return buf
 
 
@@ -59,11 +72,15 @@ def read_frame(fd: int) -> Any:
     return json.loads(read_exact(fd, n).decode("utf-8"))
 
 
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def write_frame(fd: int, obj: Any) -> None:
-    data = json.dumps(obj).encode("utf-8")
-    data = struct.pack(">I", len(data)) + data
-    while data:
-        data = data[os.write(fd, data):]
+    data = json.dumps(obj).encode("ascii")
+    write_all(fd, struct.pack(">I", len(data)) + data)
 
 
 # ---------------------------------------------------------------- the job (C) -------------
@@ -92,6 +109,13 @@ def apply_limits(job: dict[str, Any]) -> None:
         os.setuid(uid)
         if os.getuid() != uid or os.geteuid() != uid:
             os._exit(125)
+    if CONFIG.get("landlock"):
+        try:
+            restrict_self(LANDLOCK_FD)
+        except OSError as exc:  # never run the code less confined than promised
+            os.write(2, f"sandbox: {exc.strerror}\n".encode())
+            os._exit(125)
+        os.close(LANDLOCK_FD)
 
 
 def short_traceback(exc: BaseException, code_name: str) -> dict[str, Any]:
@@ -129,7 +153,7 @@ def run_python(code: str, namespace: dict[str, Any], name: str) -> dict[str, Any
                 out["value"] = text if len(text) <= 20000 else text[:20000] + "..."
     except SystemExit as exc:
         code_ = exc.code
-        out["exit"] = code_ if isinstance(code_, int) else (0 if code_ is None else 1)
+        out["exit"] = int(code_) if isinstance(code_, int) else (0 if code_ is None else 1)
         if code_ is not None and not isinstance(code_, int):
             print(code_, file=sys.stderr)
     except BaseException as exc:  # noqa: BLE001 - every failure of user code is reported
@@ -150,13 +174,13 @@ def job_main(ctl: int) -> None:
     job: dict[str, Any] = read_frame(ctl)
     os.chdir(job["cwd"])
     os.umask(0o077)
-    apply_limits(job)
-    libc_call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     try:  # under memory pressure, the job is killed first (never the runner)
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")
     except OSError:
         pass
+    apply_limits(job)
+    libc_call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     os.environ.clear()
     os.environ.update(job["env"])
     if job["language"] == "shell":
@@ -171,8 +195,11 @@ def job_main(ctl: int) -> None:
     sys.path.insert(0, job["cwd"])
     main = types.ModuleType("__main__")
     sys.modules["__main__"] = main
+    me = os.getpid()
     if not job.get("session"):
         result = run_python(job["code"], main.__dict__, "<code>")
+        if os.getpid() != me:
+            os._exit(0)  # a process the code forked: only the job itself answers
         write_frame(ctl, result)
         os._exit(result["exit"] if 0 <= result["exit"] < 256 else 1)
     cell = 0
@@ -181,18 +208,40 @@ def job_main(ctl: int) -> None:
             msg = read_frame(ctl)
         except EOFError:
             os._exit(0)
+        reap_children()
         cell += 1
-        write_frame(ctl, run_python(msg["code"], main.__dict__, f"<cell {cell}>"))
+        result = run_python(msg["code"], main.__dict__, f"<cell {cell}>")
+        if os.getpid() != me:
+            # A process the cell forked got here: it must never answer for the session
+            # (later cells would run in it and see its copy of the variables).
+            os._exit(0)
+        write_frame(ctl, result)
 
 
-def start_job(fds: list[int]) -> int:
+def reap_children() -> None:
+    """Collect the session's children that the runner killed after the last cell (zombies
+    would count against the process limit).
+    """
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+def start_job(fds: list[int], ruleset: int | None) -> int:
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
-            os.closerange(len(fds), 65536)
+            low = len(fds)
+            if ruleset is not None:
+                os.dup2(ruleset, LANDLOCK_FD)
+                low = LANDLOCK_FD + 1
+            os.closerange(low, 65536)
             job_main(3)
         except BaseException:  # noqa: BLE001 - never fall back into the zygote's loop
             traceback.print_exc()
@@ -273,6 +322,16 @@ def zygote(sock: socket.socket) -> None:
 
     libc_call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc_call("mallopt", M_ARENA_MAX, 2)
+    ruleset = None
+    rules = CONFIG.get("landlock")
+    if rules:
+        try:  # built once here, applied by every job (see _runner_guard.py)
+            built = Ruleset(int(rules["abi"]), read=rules["read"], write=rules["write"],
+                            devices=rules["devices"])
+            ruleset = fcntl.fcntl(built.fd, fcntl.F_DUPFD_CLOEXEC, 100)
+            os.close(built.fd)
+        except OSError as exc:  # jobs then fail to confine themselves and do not run
+            print(f"sandbox: {exc}", file=sys.stderr, flush=True)
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 8)
@@ -282,11 +341,14 @@ def zygote(sock: socket.socket) -> None:
             os._exit(0)
         cmd = json.loads(msg.decode())
         if cmd["op"] == "spawn":
-            pid = start_job(fds)
+            pid = start_job(fds, ruleset)
             for fd in fds:
                 os.close(fd)
             sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-            _, status, usage = os.wait4(pid, 0)
+            while True:  # orphans of the job end up here too: collect them on the way
+                done, status, usage = os.wait4(-1, 0)
+                if done == pid:
+                    break
             sock.sendall(json.dumps({"status": status, "cpu_s": usage.ru_utime + usage.ru_stime,
                                      "maxrss_kb": usage.ru_maxrss}).encode() + b"\n")
         elif cmd["op"] == "reap":
@@ -316,12 +378,22 @@ class Zygote:
     def send(self, cmd: dict[str, Any], fds: list[int] | None = None) -> None:
         socket.send_fds(self.sock, [json.dumps(cmd).encode()], fds or [])
 
-    def recv_line(self, timeout: float | None) -> dict[str, Any] | None:
-        """The zygote's next message, or None after ``timeout`` seconds."""
+    def recv_line(self, timeout: float) -> dict[str, Any] | None:
+        """The zygote's next message, or None after ``timeout`` seconds.
+
+        The code runs under the zygote's uid in a container, so it can stop the zygote
+        (SIGSTOP); while waiting for an answer the runner keeps waking it up.
+        """
+        end = time.monotonic() + timeout
         while b"\n" not in self.buf:
-            ready, _, _ = select.select([self.sock], [], [], timeout)
-            if not ready:
-                return None
+            ready, _, _ = select.select([self.sock], [], [], 0)
+            while not ready:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                with contextlib.suppress(OSError):
+                    os.kill(self.pid, signal.SIGCONT)
+                ready, _, _ = select.select([self.sock], [], [], min(left, 0.05))
             chunk = self.sock.recv(4096)
             if not chunk:
                 raise EOFError("the zygote exited")

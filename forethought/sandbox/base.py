@@ -1,9 +1,9 @@
 """The sandbox interface: run untrusted code under limits, get an :class:`ExecResult` back.
 
-Every backend (Docker containers, plain processes) implements :class:`Sandbox`; the rest of
-forethought only sees this module. A sandbox is honest about how isolated it is
-(:attr:`Sandbox.isolation`), and its failures are results or :class:`SandboxError`, never
-a hang.
+Every backend (Docker containers, bubblewrap namespaces, plain processes) implements
+:class:`Sandbox`; the rest of forethought only sees this module. A sandbox is honest about
+how isolated it is (:attr:`Sandbox.isolation`), and its failures are results or
+:class:`SandboxError`, never a hang.
 """
 
 from __future__ import annotations
@@ -17,11 +17,24 @@ from typing import Any, Literal, Self
 
 from forethought.exceptions import UserError
 
-Isolation = Literal["container", "process", "process-same-user"]
-"""``container``: a Docker container (no network, read-only root, no capabilities, cgroup
-limits). ``process``: a subprocess under a throwaway uid with rlimits and (best effort) no
-network, because the host runs as root. ``process-same-user``: a subprocess with rlimits
-under the host's own uid: it can read whatever the host user can and reach the network."""
+Isolation = Literal["container", "namespace", "process", "process-same-user"]
+"""How isolated a sandbox's code is, strongest first.
+
+``container``: a Docker container (no network, read-only root holding only the sandbox
+image, no capabilities, cgroup limits). ``namespace``: bubblewrap (new user, mount, PID,
+network, IPC and UTS namespaces; the host's filesystem reduced to the Python runtime,
+read-only; private size-capped tmpfs for every writable path; rlimits). ``process``: a
+plain subprocess under a throwaway uid (the host runs as root) with rlimits, no network, and
+(where the kernel has Landlock) no access to files outside the Python runtime and its work
+dir. ``process-same-user``: a plain subprocess under the host's own uid with rlimits; without
+Landlock it can read whatever the host user can and reach the network."""
+
+IsolationPolicy = Literal["best", "strict"]
+"""``best``: the strongest backend available, down to the plain process backend (with a
+:class:`WeakIsolationWarning`). ``strict``: a container or namespaces, or refuse to run."""
+
+STRONG_ISOLATION: tuple[Isolation, ...] = ("container", "namespace")
+"""The levels ``isolation="strict"`` accepts."""
 
 Language = Literal["python", "shell"]
 LimitName = Literal["wall_time", "cpu_time", "memory", "file_size"]
@@ -47,15 +60,17 @@ class Limits:
     cpu_s: float | None = 10.0
     """Seconds of CPU time (RLIMIT_CPU) before the run is killed; ``None`` for no limit."""
     memory_mb: int = 512
-    """Memory: the container's cgroup limit (Docker) or RLIMIT_AS (process backend)."""
+    """Memory: the container's cgroup limit (Docker), else RLIMIT_AS of each process. The
+    namespace backend also caps each of its scratch tmpfs (``/tmp``, ``/run``, ``/dev/shm``...)
+    at an eighth of it."""
     processes: int = 64
-    """Processes and threads: the pids cgroup (Docker) or RLIMIT_NPROC (process backend)."""
+    """Processes and threads: the pids cgroup (Docker), else RLIMIT_NPROC."""
     output_bytes: int = 1_000_000
     """Bytes kept of stdout and of stderr each; the rest is counted and dropped."""
     file_size_mb: int = 64
     """Largest file the code may write (RLIMIT_FSIZE)."""
     disk_mb: int = 256
-    """Size of the writable work dir (a tmpfs; Docker only)."""
+    """Size of the writable work dir (a tmpfs; Docker and namespace backends)."""
     open_files: int = 256
     """Open file descriptors (RLIMIT_NOFILE)."""
     output_files_mb: int = 16
@@ -138,50 +153,32 @@ class ExecResult:
         """Ran to the end with exit code 0."""
         return self.exit_code == 0 and not self.timed_out and self.error is None
 
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any], *, isolation: Isolation,
-                  cap: int) -> ExecResult:
-        err: Mapping[str, Any] | None = data.get("error")
-        rss = data.get("maxrss_kb")
-        return cls(stdout=str(data.get("stdout", "")), stderr=str(data.get("stderr", "")),
-                   exit_code=data.get("exit_code"), duration_s=float(data.get("duration_s", 0)),
-                   timed_out=bool(data.get("timed_out")),
-                   killed_for_memory=bool(data.get("killed_for_memory")),
-                   limit=data.get("limit"),
-                   stdout_bytes=int(data.get("stdout_bytes", 0)),
-                   stderr_bytes=int(data.get("stderr_bytes", 0)),
-                   stdout_truncated=int(data.get("stdout_bytes", 0)) > cap,
-                   stderr_truncated=int(data.get("stderr_bytes", 0)) > cap,
-                   value=data.get("value"),
-                   error=PythonError(type=str(err.get("type")), message=str(err.get("message")),
-                                     traceback=str(err.get("traceback")), line=err.get("line"))
-                   if err else None,
-                   missing_files=dict(data.get("missing_files") or {}),
-                   cpu_s=data.get("cpu_s"), max_rss_mb=rss / 1024 if rss else None,
-                   isolation=isolation, note=data.get("note"))
-
 
 class WeakIsolationWarning(UserWarning):
-    """Untrusted code is about to run in a sandbox weaker than a container."""
+    """Untrusted code is about to run in the plain process sandbox (no container, no
+    namespaces).
+    """
 
 
 _warned: set[str] = set()
 
 
 def warn_weak_isolation(isolation: Isolation, *, where: str) -> None:
-    """Warn once per process and isolation level that model-written code runs outside a
-    container.
+    """Warn once per process and isolation level that model-written code runs in the plain
+    process sandbox (neither a container nor namespaces).
     """
-    if isolation == "container" or isolation in _warned:
+    if isolation in STRONG_ISOLATION or isolation in _warned:
         return
     _warned.add(isolation)
     detail = ("under a throwaway uid with resource limits" if isolation == "process" else
-              "under YOUR user id with resource limits only: it can read your files and "
-              "reach the network")
+              "under YOUR user id with resource limits: without Landlock it can read your "
+              "files and reach the network")
     warnings.warn(WeakIsolationWarning(
         f"{where} runs model-written code in a process sandbox ({isolation!r}), {detail}. "
-        "Start a Docker daemon (and build the image: python -m forethought.sandbox.image) "
-        "for container isolation."), stacklevel=3)
+        "Install bubblewrap (apt-get install bubblewrap) for namespace isolation, or start "
+        "a Docker daemon (and build the image: python -m forethought.sandbox.image) for "
+        "container isolation; isolation='strict' refuses to run without one of them."),
+        stacklevel=3)
 
 
 class Session(ABC):
@@ -211,7 +208,8 @@ class Session(ABC):
 
 
 class Sandbox(ABC):
-    """Runs untrusted code. Backends: :class:`DockerSandbox`, :class:`ProcessSandbox`.
+    """Runs untrusted code. Backends: :class:`DockerSandbox`, :class:`BwrapSandbox`,
+    :class:`ProcessSandbox`.
 
     Use as ``async with`` (or call :meth:`start` / :meth:`aclose`): starting warms the pool
     of workers so that calls do not pay a cold start.
@@ -233,7 +231,8 @@ class Sandbox(ABC):
         Args:
             code: Python source, or a ``/bin/sh`` command line for ``language="shell"``.
             language: ``"python"`` or ``"shell"``.
-            stdin: Text fed to the code's standard input.
+            stdin: Text fed to the code's standard input: at most ``MAX_STDIN_BYTES``
+                (128 MiB) once UTF-8 encoded; more raises :class:`UserError` at once.
             files: Files to place in the work dir first (relative path -> content).
             env: Environment variables (the host's are never passed on).
             limits: Overrides the sandbox's default :class:`Limits`.

@@ -163,9 +163,11 @@ class DockerWorker(Worker):
                                f"{self.create['image']!r}: {exc}") from None
         await self.read_ready(wait_s)
 
-    async def _send(self, data: bytes) -> None:
+    async def _send(self, data: bytes, payload: bytes = b"") -> None:
         assert self._writer is not None
         self._writer.write(data)
+        if payload:
+            self._writer.write(payload)
         await self._writer.drain()
 
     async def _read_exact(self, n: int) -> bytes:

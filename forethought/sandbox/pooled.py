@@ -1,14 +1,19 @@
-"""What the Docker and process backends share: calls and sessions over a warm pool."""
+"""What every backend shares: calls and sessions over a warm pool.
+
+A caller cancelled while its job runs (a deadline, a cancelled agent) kills the job's worker
+at once (see ``worker.py``); the worker goes back to the pool as not reusable, so the pool
+replaces it, and a session whose cell was cancelled ends (its variables are lost).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from forethought.exceptions import SandboxError
-from forethought.sandbox._protocol import build_request, decode_files
+from forethought.exceptions import SandboxError, UserError
+from forethought.sandbox._protocol import build_request
+from forethought.sandbox._wire import CloseReply, ExecReply, OpenReply, ReplyError, exec_result
 from forethought.sandbox.base import ExecResult, Language, Limits, Sandbox, Session
 from forethought.sandbox.pool import PoolConfig, WarmPool
 from forethought.sandbox.worker import Worker
@@ -86,16 +91,22 @@ class PooledSandbox(Sandbox):
                   env: Mapping[str, str] | None = None, limits: Limits | None = None,
                   output_files: Sequence[str] = ()) -> ExecResult:
         lim = limits or self.limits
-        request = build_request("exec", code=code, language=language, stdin=stdin, files=files,
-                                env=env, limits=lim, output_files=output_files)
+        request, stdin_bytes = build_request(
+            "exec", code=code, language=language, stdin=stdin, files=files, env=env,
+            limits=lim, output_files=output_files)
         worker, own = await self._checkout(lim)
-        reply: dict[str, Any] = {}
+        reusable = False
         try:
-            reply = await worker.request(request, wait_s=lim.wall_s + REPLY_GRACE_S)
+            reply = await worker.call(request, ExecReply, lim.wall_s + REPLY_GRACE_S,
+                                      stdin_bytes)
+            try:
+                result = exec_result(reply, isolation=self.isolation, cap=lim.output_bytes)
+            except ReplyError as exc:
+                raise await worker.rejected(exc) from None
+            reusable = reply.clean
         finally:
-            await self._checkin(worker, own, reusable=bool(reply.get("clean")))
-        result = ExecResult.from_wire(reply, isolation=self.isolation, cap=lim.output_bytes)
-        result.files = decode_files(reply.get("files"))
+            # Shielded: a second cancellation must not lose the worker's slot in the pool.
+            await asyncio.shield(self._checkin(worker, own, reusable=reusable))
         return result
 
     def session(self, *, limits: Limits | None = None,
@@ -116,7 +127,7 @@ class PooledSession(Session):
                  env: Mapping[str, str] | None) -> None:
         self.sandbox = sandbox
         self.limits = limits
-        self._open_request = build_request("open", files=files, env=env, limits=limits)
+        self._open_request, _ = build_request("open", files=files, env=env, limits=limits)
         self._worker: Worker | None = None
         self._own = False
         self._state = "new"
@@ -135,10 +146,10 @@ class PooledSession(Session):
             return
         worker, self._own = await self.sandbox._checkout(self.limits)  # pyright: ignore[reportPrivateUsage]
         try:
-            await worker.request(self._open_request, wait_s=REPLY_GRACE_S)
+            await worker.call(self._open_request, OpenReply, REPLY_GRACE_S)
         except BaseException:
             self._state = "ended"
-            await self.sandbox._checkin(worker, self._own, reusable=False)  # pyright: ignore[reportPrivateUsage]
+            await asyncio.shield(self.sandbox._checkin(worker, self._own, reusable=False))  # pyright: ignore[reportPrivateUsage]
             raise
         self._worker = worker
         self._state = "open"
@@ -150,19 +161,25 @@ class PooledSession(Session):
             if self._state != "open" or self._worker is None:
                 raise SandboxError("the session has ended (closed, or stopped by a limit); "
                                    "open a new one")
+            if not isinstance(code, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise UserError(f"code must be a string, got {type(code).__name__}")
             request = {"op": "cell", "code": code, "limits": lim.to_wire()}
+            worker = self._worker
             try:
-                reply = await self._worker.request(request, wait_s=lim.wall_s + REPLY_GRACE_S)
-            except SandboxError:
+                reply = await worker.call(request, ExecReply, lim.wall_s + REPLY_GRACE_S)
+                result = exec_result(reply, isolation=self.sandbox.isolation,
+                                     cap=lim.output_bytes)
+            except ReplyError as exc:
                 await self._end(reusable=False)
+                raise await worker.rejected(exc) from None
+            except BaseException:  # a dead worker, or a cancelled caller: the session ends
+                await asyncio.shield(self._end(reusable=False))
                 raise
-            result = ExecResult.from_wire(reply, isolation=self.sandbox.isolation,
-                                          cap=lim.output_bytes)
-            if reply.get("session_dead"):
-                why = result.limit or "its process exited"
+            if reply.session_dead:
+                why = result.note or result.limit or "its process exited"
                 result.note = (f"the session ended ({why}); its variables are lost, a new "
                                f"session starts empty")
-                await self._end(reusable=bool(reply.get("clean")))
+                await self._end(reusable=reply.clean)
             return result
 
     async def _end(self, reusable: bool) -> None:
@@ -174,10 +191,14 @@ class PooledSession(Session):
     async def aclose(self) -> None:
         async with self._lock:
             if self._state == "open" and self._worker is not None:
+                clean = False
                 try:
-                    reply = await self._worker.request(
-                        {"op": "close", "limits": self.limits.to_wire()}, wait_s=REPLY_GRACE_S)
+                    reply = await self._worker.call(
+                        {"op": "close", "limits": self.limits.to_wire()}, CloseReply,
+                        REPLY_GRACE_S)
+                    clean = reply.clean
                 except SandboxError:
-                    reply = {}
-                await self._end(reusable=bool(reply.get("clean")))
+                    pass
+                finally:
+                    await asyncio.shield(self._end(reusable=clean))
             self._state = "ended"

@@ -1,26 +1,33 @@
-"""The process backend: the embedded fallback when no Docker daemon is reachable.
+"""The plain process backend: the last fallback, when neither Docker nor bubblewrap works.
 
 Each worker is a runner subprocess (Python in isolated mode ``-I``) in a fresh directory,
 with a scrubbed environment, in its own session. Every job gets a fresh work directory and
 runs under rlimits (CPU, address space, processes, file size, open files); a timeout kills
 the job's whole process tree.
 
-How strong that is depends on who runs the host:
+Where the kernel has Landlock (Linux 5.13+), every job is also confined by it: it can read
+only the Python runtime (the files ``runtime.py`` lists) and its own work dir, write only
+its work dir, and use ``/dev/null`` and friends; so world-readable host files, ``/proc``
+(other processes' command lines), ``/tmp``, ``/dev/shm`` and ``/run/lock`` are out of its
+reach. Landlock ABI 4 also forbids TCP, ABI 6 signals to processes outside the job.
+
+How strong the rest is depends on who runs the host:
 
 * as root (CI, containers) the job drops to a throwaway uid per worker, so it cannot signal
-  the host or read its files (``/root`` is private), its process limit counts only its own
-  processes, and it gets a fresh network namespace (no network, not even loopback) and IPC
-  namespace. Isolation: ``"process"``. World-writable directories (``/tmp``, ``/dev/shm``)
-  stay writable; what the job leaves there is deleted after it.
-* as an ordinary user the job runs under that user's own uid: it can read what the user can
-  and reach the network. Isolation: ``"process-same-user"``.
+  the host, its process limit counts only its own processes, and it gets a fresh network
+  namespace (no network, not even loopback) and IPC namespace. Isolation: ``"process"``.
+* as an ordinary user the job runs under that user's own uid; without Landlock it can read
+  what the user can and reach the network. Isolation: ``"process-same-user"``.
 
-Neither is a security boundary in the way a container is; the python tool warns once when
-model-written code runs here.
+What a job leaves in world-writable directories (``/tmp``, ``/var/tmp``, ``/dev/shm``,
+``/run/lock``) is deleted after it. Memory is an address-space rlimit per process, not a
+total. This is not a security boundary the way a container or namespaces are; the python
+tool warns once when model-written code runs here, and ``isolation="strict"`` refuses it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -32,9 +39,11 @@ from pathlib import Path
 
 from forethought.exceptions import SandboxError, UserError
 from forethought.sandbox._protocol import runner_source
+from forethought.sandbox._runner_guard import landlock_abi
 from forethought.sandbox.base import Isolation, Limits
 from forethought.sandbox.pool import PoolConfig
 from forethought.sandbox.pooled import PooledSandbox
+from forethought.sandbox.runtime import RuntimeFiles, runtime_files
 from forethought.sandbox.worker import ProcessWorker, Worker
 
 UID_BASE = 1_900_000_000
@@ -42,6 +51,9 @@ UID_BASE = 1_900_000_000
 from any real account."""
 _DIR_PREFIX = "forethought-sandbox-"
 _RUNNER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
+"""World-writable directories: what a job's uid leaves there is deleted after the job."""
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
 
 def _others_can_read(path: Path) -> bool:
@@ -121,12 +133,22 @@ class ProcessSandbox(PooledSandbox):
             does not apply RLIMIT_NPROC to root), so a fork bomb runs until the wall time.
         isolate_network: As root, give every job an empty network namespace (default).
         work_root: Where worker directories go (default: the system temp dir).
+        landlock: Confine jobs with Landlock: ``None`` (default) where the kernel has it,
+            ``True`` to require it (:class:`SandboxError` if the kernel has none), ``False``
+            never. :attr:`landlock_abi` says which ABI is in force (0: none).
     """
 
     def __init__(self, *, limits: Limits | None = None, pool: PoolConfig | None = None,
                  python: str | None = None, drop_privileges: bool = True,
-                 isolate_network: bool = True, work_root: str | Path | None = None) -> None:
+                 isolate_network: bool = True, work_root: str | Path | None = None,
+                 landlock: bool | None = None) -> None:
         super().__init__(limits=limits, pool=pool)
+        self.landlock_abi = landlock_abi() if landlock is not False else 0
+        if landlock and not self.landlock_abi:
+            raise SandboxError("landlock=True, but this kernel has no Landlock (Linux 5.13+ "
+                               "with CONFIG_SECURITY_LANDLOCK, and 'landlock' in the lsm= "
+                               "list); pass landlock=None to run without it")
+        self._runtime: RuntimeFiles | None = None
         wanted = python or sys.executable
         self.drop_uid = drop_privileges and os.geteuid() == 0
         chosen = interpreter_for_uid_drop(wanted) if self.drop_uid else shutil.which(wanted)
@@ -144,19 +166,36 @@ class ProcessSandbox(PooledSandbox):
     async def _prepare(self) -> None:
         self.work_root.mkdir(parents=True, exist_ok=True)
         reap_leftover_dirs(self.work_root)
+        await self._landlock_runtime()
 
-    def _config(self, work: str) -> str:
+    async def _landlock_runtime(self) -> RuntimeFiles | None:
+        """The runtime files jobs may read under Landlock (None when it is off)."""
+        if self.landlock_abi and self._runtime is None:
+            try:
+                self._runtime = await asyncio.to_thread(runtime_files, self.python)
+            except SandboxError as exc:  # never run jobs less confined than promised
+                raise SandboxError(f"{exc}; without that list the process sandbox cannot "
+                                   f"confine jobs with Landlock (pass landlock=False to run "
+                                   f"without it)") from None
+        return self._runtime
+
+    def _config(self, work: str, runtime: RuntimeFiles | None) -> str:
+        rules = None
+        if runtime is not None:
+            rules = {"abi": self.landlock_abi, "write": [work], "devices": list(DEVICES),
+                     "read": [str(p) for p in runtime.readable()]}
         return json.dumps({
             "container": False, "work": work, "per_job_dir": True,
             "drop_uid": self.drop_uid, "uid_base": UID_BASE, "unshare": self.isolate_network,
-            "rlimit_memory": True, "rlimit_processes": True,
-            "scratch": ["/tmp", "/var/tmp", "/dev/shm"] if self.drop_uid else []})
+            "rlimit_memory": True, "rlimit_processes": True, "landlock": rules,
+            "scratch": list(SCRATCH) if self.drop_uid else []})
 
     async def _new_worker(self, limits: Limits) -> Worker:
         del limits  # every limit of the process backend is applied per job
+        runtime = await self._landlock_runtime()
         work = tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-", dir=self.work_root)
         os.chmod(work, 0o711)
-        argv = [self.python, "-I", "-c", runner_source(), self._config(work)]
+        argv = [self.python, "-I", "-c", runner_source(), self._config(work, runtime)]
         worker = ProcessWorker(argv=argv, cwd=work, env=_RUNNER_ENV,
                                uid_base=UID_BASE if self.drop_uid else None)
         try:

@@ -1,8 +1,10 @@
 """Host-side handles on sandbox workers: one runner process (or container) each.
 
 A worker answers one request at a time. Anything unexpected (no answer in time, a closed
-stream, a garbled frame) kills the worker and raises :class:`SandboxError`: the caller
-never waits forever and a worker in an unknown state is never reused.
+stream, a garbled frame, a reply that does not match the protocol) kills the worker and
+raises :class:`SandboxError`: the caller never waits forever and a worker in an unknown state
+is never reused. A caller that is cancelled while it waits kills the worker at once (the job
+with it); the pool then replaces it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,20 @@ import signal
 import subprocess
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
+
+from pydantic import BaseModel
 
 from forethought.exceptions import SandboxError
 from forethought.sandbox._protocol import encode_frame, frame_length
+from forethought.sandbox._wire import ReadyFrame, ReplyError, check
+
+M = TypeVar("M", bound=BaseModel)
+
+STALL_GRACE_S = 0.25
+"""Extra seconds given to a reply whose deadline passed: if the host itself was stopped
+(SIGSTOP, a suspended machine) past the deadline, a reply already waiting still lands."""
 
 
 class Worker(ABC):
@@ -42,7 +53,7 @@ class Worker(ABC):
         """Start the runner and wait for its ready frame."""
 
     @abstractmethod
-    async def _send(self, data: bytes) -> None: ...
+    async def _send(self, data: bytes, payload: bytes = b"") -> None: ...
 
     @abstractmethod
     async def _read_exact(self, n: int) -> bytes: ...
@@ -55,10 +66,9 @@ class Worker(ABC):
     def describe(self) -> str:
         """A short name for error messages."""
 
-    async def _read_frame(self) -> dict[str, Any]:
+    async def _read_frame(self) -> Any:
         n = frame_length(await self._read_exact(4))
-        data: dict[str, Any] = json.loads(await self._read_exact(n))
-        return data
+        return json.loads(await self._read_exact(n))
 
     async def read_ready(self, wait_s: float) -> None:
         try:
@@ -67,33 +77,77 @@ class Worker(ABC):
             await self.kill()
             raise SandboxError(f"{self.describe()} did not start: "
                                f"{self._why(exc)}{self.diagnostics()}") from None
-        if not self.ready.get("ready"):
+        try:
+            check(ReadyFrame, self.ready)
+        except ReplyError:
             await self.kill()
             raise SandboxError(f"{self.describe()} sent {self.ready!r} instead of its ready "
-                               f"frame{self.diagnostics()}")
+                               f"frame{self.diagnostics()}") from None
 
-    async def request(self, frame: Mapping[str, Any], wait_s: float) -> dict[str, Any]:
-        """Send one request and wait at most ``wait_s`` seconds for the reply."""
+    async def request(self, frame: Mapping[str, Any], wait_s: float,
+                      payload: bytes = b"") -> dict[str, Any]:
+        """Send one request (and ``payload``, raw bytes after it) and wait at most
+        ``wait_s`` seconds for the reply.
+        """
         if self._dead:
             raise SandboxError(f"{self.describe()} was already stopped")
         async with self._lock:
             self.last_used = time.monotonic()
             try:
-                await asyncio.wait_for(self._send(encode_frame(frame)), wait_s)
-                reply = await asyncio.wait_for(self._read_frame(), wait_s)
+                await asyncio.wait_for(self._send(encode_frame(frame), payload), wait_s)
+                reply = await self._reply(wait_s)
             except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError) as exc:
                 await self.kill()
                 raise SandboxError(f"{self.describe()} failed during a request: "
                                    f"{self._why(exc)}; it was killed{self.diagnostics()}"
                                    ) from None
             except asyncio.CancelledError:
+                # The caller gave up (a deadline, a cancelled agent): the job must not run on
+                # unobserved. Killing the worker stops it; the pool starts a replacement.
                 await asyncio.shield(self.kill())
                 raise
             self.last_used = time.monotonic()
-        if "fatal" in reply:
+        if not isinstance(reply, dict):
             await self.kill()
-            raise SandboxError(f"{self.describe()} failed: {reply['fatal']}")
-        return reply
+            raise SandboxError(f"{self.describe()} sent a reply that is not a JSON object; "
+                               f"it was killed")
+        answer = cast("dict[str, Any]", reply)
+        if "fatal" in answer:
+            await self.kill()
+            raise SandboxError(f"{self.describe()} failed: {answer['fatal']}")
+        return answer
+
+    async def call(self, frame: Mapping[str, Any], model: type[M], wait_s: float,
+                   payload: bytes = b"") -> M:
+        """:meth:`request`, with the reply checked against ``model`` (see ``_wire.py``)."""
+        reply = await self.request(frame, wait_s, payload)
+        try:
+            return check(model, reply)
+        except ReplyError as exc:
+            raise await self.rejected(exc) from None
+
+    async def rejected(self, exc: ReplyError) -> SandboxError:
+        """Kill this worker for a reply that breaks the protocol; the error to raise."""
+        await self.kill()
+        return SandboxError(f"{self.describe()} sent a reply that does not match the sandbox "
+                            f"protocol ({exc}); it was killed and is replaced")
+
+    async def _reply(self, wait_s: float) -> Any:
+        # The read is not cancelled by the deadline itself, so that a reply that arrived
+        # while the host was stopped is still read (see STALL_GRACE_S).
+        reader = asyncio.ensure_future(self._read_frame())
+        try:
+            done, _ = await asyncio.wait({reader}, timeout=wait_s)
+            if not done:
+                done, _ = await asyncio.wait({reader}, timeout=STALL_GRACE_S)
+            if not done:
+                raise TimeoutError
+            return reader.result()
+        finally:
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await reader
 
     @staticmethod
     def _why(exc: BaseException) -> str:
@@ -122,9 +176,15 @@ class ProcessWorker(Worker):
     """A runner as a local subprocess, in its own session and its own directory."""
 
     def __init__(self, *, argv: list[str], cwd: str, env: Mapping[str, str],
-                 uid_base: int | None) -> None:
+                 uid_base: int | None, user: int | None = None,
+                 pass_fds: Sequence[int] = (), kind: str = "process") -> None:
         super().__init__()
+        self.kind = kind
         self.argv, self.cwd, self.env, self.uid_base = argv, cwd, dict(env), uid_base
+        self.user = user
+        """Run the runner under this uid (and gid), without supplementary groups."""
+        self.pass_fds = tuple(pass_fds)
+        """Descriptors handed to the runner; closed here once it started."""
         self.proc: asyncio.subprocess.Process | None = None
         self.on_exit: Callable[[], None] | None = None
         """Called once the runner is gone (e.g. to delete its directory)."""
@@ -133,18 +193,25 @@ class ProcessWorker(Worker):
 
     def describe(self) -> str:
         pid = self.proc.pid if self.proc else "?"
-        return f"sandbox process worker (pid {pid})"
+        return f"sandbox {self.kind} worker (pid {pid})"
 
     async def start(self, wait_s: float) -> None:
+        who: dict[str, Any] = {}
+        if self.user is not None:
+            who = {"user": self.user, "group": self.user, "extra_groups": []}
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, cwd=self.cwd, env=self.env, start_new_session=True,
-                limit=1 << 20)
+                limit=1 << 20, pass_fds=self.pass_fds, **who)
         except OSError as exc:
             self._dead = True
             raise SandboxError(f"cannot start the sandbox runner {self.argv[0]!r}: {exc}"
                                ) from None
+        finally:
+            for fd in self.pass_fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         self._stderr_task = asyncio.create_task(self._collect_stderr())
         await self.read_ready(wait_s)
 
@@ -158,9 +225,11 @@ class ProcessWorker(Worker):
         text = self._stderr.decode("utf-8", "replace").strip()
         return f"; runner stderr: {text[-1500:]}" if text else ""
 
-    async def _send(self, data: bytes) -> None:
+    async def _send(self, data: bytes, payload: bytes = b"") -> None:
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(data)
+        if payload:
+            self.proc.stdin.write(payload)
         await self.proc.stdin.drain()
 
     async def _read_exact(self, n: int) -> bytes:
@@ -192,7 +261,7 @@ class ProcessWorker(Worker):
             # all by their uid.
             await asyncio.to_thread(kill_uid, self.uid_base + proc.pid)
         if self.on_exit is not None:
-            self.on_exit()
+            await asyncio.to_thread(self.on_exit)  # e.g. deleting a large work dir
         if self._stderr_task is not None:
             self._stderr_task.cancel()
         with contextlib.suppress(OSError, RuntimeError):
@@ -202,11 +271,12 @@ class ProcessWorker(Worker):
 
 def kill_uid(uid: int) -> None:
     """Kill every process of ``uid`` (a worker's throwaway uid): ``kill -9 -1`` run as that
-    uid signals exactly the processes it owns.
-    """
-    import sys
+    uid signals exactly the processes it owns (all but itself).
 
-    cmd = [sys.executable, "-I", "-S", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"]
+    The shell's builtin is used, not this interpreter: a throwaway uid may not be able to
+    read it (a pyenv or virtualenv Python under ``/root``).
+    """
+    cmd = ["/bin/sh", "-c", "kill -9 -1"]
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(cmd, user=uid, group=uid, extra_groups=[], env={}, timeout=10,
                        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

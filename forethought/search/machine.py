@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Generator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias, cast
 
 from forethought._threads import in_thread
 from forethought.exceptions import BudgetExceeded, ForethoughtError
-from forethought.models.messages import ModelRequest, ModelSettings, Usage
+from forethought.models.messages import ModelRequest, ModelResponse, ModelSettings, Usage
+from forethought.runtime.collector import large_batch
 from forethought.runtime.context import RunContext
+from forethought.runtime.events import StrategyStep
 
 
 @dataclass(kw_only=True, frozen=True, slots=True)
@@ -111,12 +114,15 @@ def budget_hit(outcomes: list[Outcome]) -> bool:
     return any(o.budget_exceeded for o in outcomes)
 
 
-async def _sample(ctx: RunContext, action: Sample, node_id: str | None) -> Outcome:
-    request = action.request
+def _one_per_call(request: ModelRequest) -> ModelRequest:
+    """``request`` asking for one completion: a Sample of n is n calls."""
     if request.settings.n != 1:
-        request = replace(request, settings=replace(request.settings, n=1))
-    calls = [ctx.complete(request, node_id=node_id) for _ in range(action.n)]
-    results = await asyncio.gather(*calls, return_exceptions=True)
+        return replace(request, settings=replace(request.settings, n=1))
+    return request
+
+
+def _fold(results: Sequence[ModelResponse | BaseException]) -> Outcome:
+    """One Sample's outcome from its calls' results, in order."""
     texts: list[str] = []
     usage = Usage()
     error: BaseException | None = None
@@ -133,6 +139,12 @@ async def _sample(ctx: RunContext, action: Sample, node_id: str | None) -> Outco
     if error is not None and not isinstance(error, Exception):
         raise error
     return Outcome(value=texts, error=error, usage=usage)
+
+
+async def _sample(ctx: RunContext, action: Sample, node_id: str | None) -> Outcome:
+    request = _one_per_call(action.request)
+    calls = [ctx.complete(request, node_id=node_id) for _ in range(action.n)]
+    return _fold(await asyncio.gather(*calls, return_exceptions=True))
 
 
 async def _call(fn: Callable[[], Any]) -> Any:
@@ -166,6 +178,7 @@ async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = 
     sent back in order, and the machine's return value is returned.
     """
     exhausted = False
+    steps = 0
     try:
         batch = next(machine)
         while True:
@@ -173,14 +186,59 @@ async def drive(ctx: RunContext, machine: StepMachine, *, node_id: str | None = 
                 batch = machine.throw(BudgetExceeded(
                     ctx.budget.exhausted() or "budget spent earlier in this search"))
                 continue
-            outcomes = list(await asyncio.gather(
-                *(execute(ctx, a, node_id=node_id) for a in batch)))
-            exhausted = budget_hit(outcomes)
-            batch = machine.send(outcomes)
+            # Thousands of calls per step keep tens of thousands of objects alive: with the
+            # collector's default thresholds, its full passes over them would cost more than
+            # the strategy's own work (see forethought/runtime/collector.py).
+            with large_batch(_calls(batch)):
+                outcomes = await _run_batch(ctx, batch, node_id)
+                exhausted = budget_hit(outcomes)
+                steps += 1
+                if ctx.events.active:
+                    ctx.events.emit(StrategyStep(
+                        node_id=node_id, step=steps,
+                        actions=dict(Counter(a.tag for a in batch)),
+                        failed=sum(not o.ok for o in outcomes), budget_hit=exhausted))
+                batch = machine.send(outcomes)
     except StopIteration as stop:
         return stop.value
     finally:
         machine.close()
+
+
+def _calls(batch: list[Action]) -> int:
+    return sum(max(a.n, 0) if isinstance(a, Sample) else 1 for a in batch)
+
+
+async def _run_batch(ctx: RunContext, batch: list[Action], node_id: str | None
+                     ) -> list[Outcome]:
+    """Every call of every action at once, in one gather, then one outcome per action.
+
+    One task per model call and nothing around it: gathering the actions, each gathering its
+    own calls, cost two tasks, a gathering future and two coroutines per call. The calls
+    start in the same order as before (action by action), so seeded runs are unchanged.
+    """
+    work: list[Awaitable[Any]] = []
+    for action in batch:
+        if isinstance(action, Sample):
+            request = _one_per_call(action.request)
+            work.extend(ctx.complete(request, node_id=node_id) for _ in range(action.n))
+        else:
+            work.append(execute(ctx, action, node_id=node_id))
+    results: list[Any] = await asyncio.gather(*work, return_exceptions=True)
+    outcomes: list[Outcome] = []
+    at = 0
+    for action in batch:
+        if isinstance(action, Sample):
+            calls = max(action.n, 0)
+            outcomes.append(_fold(results[at:at + calls]))
+            at += calls
+            continue
+        result = results[at]
+        at += 1
+        if isinstance(result, BaseException):  # cancelled: execute() keeps other errors
+            raise result
+        outcomes.append(result)
+    return outcomes
 
 
 def run_offline(machine: StepMachine, respond: Callable[[Action], Outcome]) -> Any:

@@ -189,11 +189,12 @@ def expand(task: SearchTask, log: SearchLog, states: Sequence[State], widths: Se
         return children
     outcomes = yield actions
     for (i, width), outcome in zip(plan, outcomes, strict=True):
-        log.stats["proposals"] += len(outcome.texts)
+        texts = outcome.texts  # a new list per access: take it once
+        log.stats["proposals"] += len(texts)
         log.failed([outcome])
         got: list[State] = []
         seen: set[Hashable] = set()
-        for text in outcome.texts:
+        for text in texts:
             proposal = task.parse_proposal(states[i], text)
             log.stats["unparseable"] += len(proposal.rejected)
             for child in proposal.states:
@@ -226,10 +227,11 @@ def rollout(task: SearchTask, log: SearchLog, states: Sequence[State], n: int = 
     outcomes = yield actions
     finals: list[list[State]] = []
     for state, outcome in zip(states, outcomes, strict=True):
-        log.stats["rollouts"] += len(outcome.texts)
+        texts = outcome.texts
+        log.stats["rollouts"] += len(texts)
         log.failed([outcome])
         done: list[State] = []
-        for text in outcome.texts:
+        for text in texts:
             final = task.parse_rollout(state, text)
             if final is None:
                 log.stats["unparseable"] += 1

@@ -40,7 +40,7 @@ def _done(scorer: Scorer, candidate: Candidate, threshold: float) -> bool:
 
 
 def _feedback(task: SearchTask, scorer: Scorer, state: State, candidate: Candidate) -> str:
-    written = scorer.feedback(task, state)
+    written = scorer.last_feedback(task, state)
     if written:
         return written
     shown = "unscored" if candidate.score is None else f"scored {candidate.score:.2f}"

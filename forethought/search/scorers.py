@@ -17,10 +17,15 @@ Some scorers are *verifiers* (:attr:`Scorer.verifies`): their score on a final a
 verdict, accepted at or above :meth:`Scorer.accepts`'s threshold. The exact verifier and a
 tool verifier accept a score of 1; a model judge accepts a majority of "Yes". A strategy's
 result says whether its answer was verified (see :class:`~forethought.search.StrategyResult`).
+New verifiers subclass :class:`Verifier`, which adds feedback and :meth:`Verifier.verify`
+(judge one answer outside a search, e.g. as an agent's output validator).
+
+Recipes name scorers by kind; :func:`register_scorer` adds kinds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from abc import ABC, abstractmethod
@@ -32,9 +37,10 @@ import pydantic
 
 from forethought._options import OptionsError, describe_errors, problems_of
 from forethought.exceptions import UnknownNameError, UserError
-from forethought.search.machine import Action, CallTool, Outcome, Sample
+from forethought.search.machine import Action, CallTool, Outcome, Sample, execute
 
 if TYPE_CHECKING:
+    from forethought.runtime.context import RunContext
     from forethought.search.task import SearchTask, State
 
 _SCORE = re.compile(r"score\s*[:=]\s*([-+]?\d*\.?\d+)", re.IGNORECASE)
@@ -69,13 +75,66 @@ class Scorer(ABC):
         del state
         return 1
 
-    def feedback(self, task: SearchTask, state: State) -> str | None:
+    def last_feedback(self, task: SearchTask, state: State) -> str | None:
         """What was wrong with ``state`` when this scorer last judged it, in words a proposer
         can act on (``None``: this scorer keeps no such record; refinement then says only that
         the answer was judged wrong).
+
+        Refinement reads it after the search, when the outcomes are gone; a
+        :meth:`Verifier.feedback` is instead written from a verdict's outcomes as it is made.
         """
         del task, state
         return None
+
+
+@dataclass(kw_only=True, frozen=True)
+class Verification:
+    """A verifier's verdict on one final answer."""
+
+    accepted: bool
+    score: float | None
+    """``None``: the verifier could not tell (then the answer is not accepted)."""
+    feedback: str = ""
+    """Why, in words fit to send back to the model for a revision."""
+
+
+class Verifier(Scorer):
+    """The base of verifiers: accept or reject a final answer with a score and feedback.
+
+    A verifier is a :class:`Scorer` whose score on a final answer is a verdict (accepted by
+    :meth:`accepts`, at or above :attr:`threshold` unless overridden), so any strategy can use
+    it as its final scorer. Subclasses implement :meth:`actions` (what checking a final state
+    takes: model samples, tool calls, exact ``Compute`` work, run in parallel by the runtime)
+    and :meth:`read` (the score from their outcomes; ``None``: cannot tell), and may override
+    :meth:`feedback`. A partial state is not verified: return no actions and ``None`` for it.
+    """
+
+    verifies: ClassVar[bool] = True
+
+    def feedback(self, task: SearchTask, state: State, outcomes: list[Outcome]) -> str:
+        """Why the answer was accepted or rejected (default: nothing beyond the score)."""
+        del task, state, outcomes
+        return ""
+
+    def verdict(self, task: SearchTask, state: State, outcomes: list[Outcome]) -> Verification:
+        score = self.read(task, state, outcomes)
+        accepted = score is not None and self.accepts(score)
+        return Verification(accepted=accepted, score=score,
+                            feedback=self.feedback(task, state, outcomes))
+
+    async def verify(self, ctx: RunContext[Any], question: str, answer: str, *,
+                     task: SearchTask | None = None, node_id: str | None = "verify"
+                     ) -> Verification:
+        """Judge ``answer`` to ``question`` (as a final state of ``task``, by default a
+        ``chain`` task for the question), running the actions through ``ctx``.
+        """
+        from forethought.search.task import State, build_task
+
+        task = task or build_task("chain", question)
+        state = State(steps=(answer,), final=True, answer=answer)
+        outcomes = await asyncio.gather(*(execute(ctx, a, node_id=node_id)
+                                          for a in self.actions(task, state)))
+        return self.verdict(task, state, list(outcomes))
 
 
 def parse_score(text: str) -> float | None:
@@ -117,7 +176,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 @dataclass(kw_only=True, frozen=True)
-class JudgeScorer(Scorer):
+class JudgeScorer(Verifier):
     """A model judge: the share of ``samples`` verdicts that say the answer is correct."""
 
     kind: ClassVar[str] = "judge"
@@ -134,6 +193,9 @@ class JudgeScorer(Scorer):
     def read(self, task: SearchTask, state: State, outcomes: list[Outcome]) -> float | None:
         verdicts = [v for v in map(parse_yes_no, _texts(outcomes)) if v is not None]
         return _mean([1.0 if v else 0.0 for v in verdicts])
+
+    def feedback(self, task: SearchTask, state: State, outcomes: list[Outcome]) -> str:
+        return "\n".join(_texts(outcomes))
 
     def cost(self, state: State) -> int:
         return self.samples
@@ -218,7 +280,7 @@ def _as_score(value: Any) -> float | None:
 
 
 @dataclass(kw_only=True, frozen=True)
-class VerifierScorer(Scorer):
+class VerifierScorer(Verifier):
     """The task's exact verifier (its :meth:`~SearchTask.verify` action): 1.0 or 0.0."""
 
     kind: ClassVar[str] = "verifier"
@@ -241,7 +303,7 @@ class VerifierScorer(Scorer):
 
 
 @dataclass(kw_only=True, frozen=True)
-class ToolScorer(Scorer):
+class ToolScorer(Verifier):
     """A registered tool as the verifier of final answers, called with
     ``{"question": ..., "answer": ...}``; its output is read as a bool or a number.
     """
@@ -294,8 +356,8 @@ class Staged(Scorer):
     def cost(self, state: State) -> int:
         return self._pick(state).cost(state)
 
-    def feedback(self, task: SearchTask, state: State) -> str | None:
-        return self._pick(state).feedback(task, state)
+    def last_feedback(self, task: SearchTask, state: State) -> str | None:
+        return self._pick(state).last_feedback(task, state)
 
 
 class ScorerOptions(pydantic.BaseModel):
@@ -316,6 +378,27 @@ _KINDS: dict[str, Callable[[ScorerOptions], Scorer]] = {
     "verifier": lambda o: VerifierScorer(),
     "tool": lambda o: ToolScorer(tool=o.tool or ""),
 }
+
+
+_BUILTIN_KINDS = frozenset(_KINDS)
+_KIND_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+def register_scorer(kind: str, factory: Callable[[ScorerOptions], Scorer], *,
+                    replace: bool = False) -> None:
+    """Register a scorer kind, so recipes (and :func:`make_scorer`) can name it:
+    ``scorer: {kind: <kind>, samples: 3}``. ``factory`` receives the validated
+    :class:`ScorerOptions`. A built-in kind cannot be replaced; another kind only with
+    ``replace=True``.
+    """
+    if not _KIND_NAME.match(kind):
+        raise UserError(f"invalid scorer kind {kind!r}: use letters, digits, '_', '.', '-'")
+    if not callable(factory):
+        raise UserError(f"scorer {kind!r}: the factory must be callable, got {factory!r}")
+    if kind in _BUILTIN_KINDS or (kind in _KINDS and not replace and _KINDS[kind] is not factory):
+        raise UserError(f"scorer kind {kind!r} is taken" + (
+            " by a built-in scorer" if kind in _BUILTIN_KINDS else "; pass replace=True"))
+    _KINDS[kind] = factory
 
 
 def scorer_kinds() -> list[str]:

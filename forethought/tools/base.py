@@ -7,7 +7,18 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast, get_type_hints, overload
+from typing import (
+    Any,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    TypeVar,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+    overload,
+)
 
 import pydantic
 
@@ -20,16 +31,17 @@ from forethought.exceptions import (
     UserError,
 )
 from forethought.models.messages import ToolSpec
+from forethought.runtime.context import DepsT, RunContext
 from forethought.runtime.rendering import render_output
-
-if TYPE_CHECKING:
-    from forethought.runtime.context import RunContext
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
-class Tool(ABC):
-    """A tool a model can call. Subclass it, or decorate a function with :func:`tool`."""
+class Tool(ABC, Generic[DepsT]):
+    """A tool a model can call. Subclass it, or decorate a function with :func:`tool`.
+
+    Generic in the deps type it needs from the run (``Any``: it needs none in particular).
+    """
 
     name: str
     description: str
@@ -39,7 +51,7 @@ class Tool(ABC):
     """Seconds a call may take before it fails; ``None`` for no limit."""
 
     @abstractmethod
-    async def call(self, args: dict[str, Any], ctx: RunContext | None = None) -> Any:
+    async def call(self, args: dict[str, Any], ctx: RunContext[DepsT] | None = None) -> Any:
         """Run the tool. Raise :class:`ToolArgumentError` for arguments that fail the schema;
         any other exception is reported to the model as the tool's failure.
         """
@@ -79,8 +91,26 @@ def _param_docs(doc: str) -> tuple[str, dict[str, str]]:
     return " ".join(s for s in summary if s).strip(), params
 
 
-class FunctionTool(Tool):
-    """A tool made from a typed Python function (sync functions run in a worker thread)."""
+def _is_run_context(annotation: Any) -> bool:
+    """``RunContext`` or ``RunContext[X]`` (matched by identity, not by name)."""
+    return annotation is RunContext or get_origin(annotation) is RunContext
+
+
+def _hints(fn: Callable[..., Any], name: str) -> dict[str, Any]:
+    try:
+        return get_type_hints(fn, include_extras=True)
+    except NameError as exc:
+        raise UserError(f"tool {name!r}: the annotation {exc.name!r} cannot be resolved (with "
+                        f"`from __future__ import annotations`, types must be defined at "
+                        f"module level)") from None
+
+
+class FunctionTool(Tool[DepsT]):
+    """A tool made from a typed Python function (sync functions run in a worker thread).
+
+    A first parameter annotated ``RunContext`` (or ``RunContext[Deps]``) receives the run's
+    context and is left out of the schema; :attr:`deps_type` records ``Deps``.
+    """
 
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None,
                  description: str | None = None, timeout_s: float | None = None) -> None:
@@ -92,16 +122,24 @@ class FunctionTool(Tool):
         self.description = description or summary or self.name
         self.timeout_s = timeout_s
         self._is_async = inspect.iscoroutinefunction(fn)
-        hints = get_type_hints(fn, include_extras=True)
+        hints = _hints(fn, self.name)
         fields: dict[str, Any] = {}
         self._ctx_param: str | None = None
-        for pname, param in inspect.signature(fn).parameters.items():
+        self.deps_type: Any = None
+        """The deps type the context parameter declares (``Any`` for a bare ``RunContext``);
+        ``None`` when the tool takes no context."""
+        for i, (pname, param) in enumerate(inspect.signature(fn).parameters.items()):
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise UserError(f"tool {self.name!r}: *args/**kwargs cannot be described "
                                 "to a model")
             annotation = hints.get(pname, Any)
-            if getattr(annotation, "__name__", None) == "RunContext":
+            if _is_run_context(annotation):
+                if i != 0:
+                    raise UserError(f"tool {self.name!r}: the RunContext parameter {pname!r} "
+                                    f"must be the first parameter")
                 self._ctx_param = pname
+                args = get_args(annotation)
+                self.deps_type = args[0] if args else Any
                 continue
             default = ... if param.default is param.empty else param.default
             doc = param_docs.get(pname)
@@ -128,7 +166,7 @@ class FunctionTool(Tool):
                                     tool=self.name) from None
         return {k: getattr(model, k) for k in type(model).model_fields}
 
-    async def call(self, args: dict[str, Any], ctx: RunContext | None = None) -> Any:
+    async def call(self, args: dict[str, Any], ctx: RunContext[DepsT] | None = None) -> Any:
         kwargs = self.validate(args)
         if self._ctx_param is not None:
             kwargs[self._ctx_param] = ctx
@@ -137,23 +175,47 @@ class FunctionTool(Tool):
         return await in_thread(self.fn, **kwargs)
 
 
+_P = ParamSpec("_P")
+_D = TypeVar("_D")
+
+
+class ToolDecorator:
+    """What ``@tool(name=..., ...)`` returns: applied to a function, it makes the tool."""
+
+    def __init__(self, *, name: str | None, description: str | None,
+                 timeout_s: float | None) -> None:
+        self._options: dict[str, Any] = {"name": name, "description": description,
+                                         "timeout_s": timeout_s}
+
+    @overload
+    def __call__(self, fn: Callable[Concatenate[RunContext[_D], _P], Any], /
+                 ) -> FunctionTool[_D]: ...
+    @overload
+    def __call__(self, fn: Callable[..., Any], /) -> FunctionTool[Any]: ...
+    def __call__(self, fn: Callable[..., Any], /) -> FunctionTool[Any]:
+        return FunctionTool(fn, **self._options)
+
+
 @overload
-def tool(fn: Callable[..., Any], /) -> FunctionTool: ...
+def tool(fn: Callable[Concatenate[RunContext[_D], _P], Any], /) -> FunctionTool[_D]: ...
+@overload
+def tool(fn: Callable[..., Any], /) -> FunctionTool[Any]: ...
 @overload
 def tool(*, name: str | None = None, description: str | None = None,
-         timeout_s: float | None = None) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+         timeout_s: float | None = None) -> ToolDecorator: ...
 def tool(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
          description: str | None = None, timeout_s: float | None = None,
-         ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+         ) -> FunctionTool[Any] | ToolDecorator:
     """Turn a typed function (sync or async) into a :class:`Tool`.
 
     The JSON schema comes from the signature, the description from the docstring's summary and
-    each argument's description from its ``Args:`` section. A parameter annotated with
-    ``RunContext`` receives the run's context and is hidden from the model.
+    each argument's description from its ``Args:`` section. A first parameter annotated
+    ``RunContext[Deps]`` receives the run's context (``ctx.deps`` typed as ``Deps``) and is
+    hidden from the model; the tool is then a ``Tool[Deps]``, which type checkers only let
+    into an ``Agent[Deps, ...]``.
     """
-    def wrap(f: Callable[..., Any]) -> FunctionTool:
-        return FunctionTool(f, name=name, description=description, timeout_s=timeout_s)
-    return wrap(fn) if fn is not None else wrap
+    decorator = ToolDecorator(name=name, description=description, timeout_s=timeout_s)
+    return decorator(fn) if fn is not None else decorator
 
 
 class Toolset(ABC):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from forethought import _pyast
 from forethought.exceptions import ModelRetry
 from forethought.tools.base import tool
 
@@ -101,7 +102,7 @@ def evaluate_expression(expression: str) -> Fraction:
     if len(text) > _MAX_EXPRESSION:
         raise ModelRetry(f"the expression is longer than {_MAX_EXPRESSION} characters")
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = _pyast.parse_expression(text)
     except SyntaxError as exc:
         raise ModelRetry(f"cannot parse {expression!r}: {exc.msg} at column {exc.offset}") from None
     return _evaluate(tree)

@@ -4,7 +4,8 @@ Registered as ``python`` (a :class:`ToolFactory`), so a recipe can say::
 
     tools:
       - name: python
-        backend: auto          # docker when a daemon answers, else the process fallback
+        backend: auto          # docker when a daemon answers, else bubblewrap, else plain
+        isolation: strict      # refuse the plain process fallback (default: best)
         wall_s: 10
         max_output_chars: 4000
 
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING, Any, Self
 
 import pydantic
 
-from forethought.exceptions import ModelRetry
+from forethought.exceptions import ModelRetry, SandboxError
 from forethought.sandbox.base import (
     LIMIT_RANGES,
+    STRONG_ISOLATION,
     ExecResult,
+    IsolationPolicy,
     Limits,
     Sandbox,
     Session,
@@ -162,10 +165,12 @@ class PythonToolset(Toolset):
     def __init__(self, sandbox: Sandbox | None = None, *, backend: Backend = "auto",
                  image: str | None = None, limits: Limits | None = None,
                  pool: PoolConfig | None = None, max_output_chars: int = 4000,
-                 stateful: bool = False) -> None:
+                 stateful: bool = False, isolation: IsolationPolicy = "best") -> None:
         self._given = sandbox
+        self.isolation = isolation
         self._backend: dict[str, Any] = {"backend": backend, "image": image,
-                                         "limits": limits, "pool": pool}
+                                         "limits": limits, "pool": pool,
+                                         "isolation": isolation}
         self.sandbox: Sandbox | None = sandbox
         self.max_output_chars = max_output_chars
         self.stateful = stateful
@@ -174,6 +179,10 @@ class PythonToolset(Toolset):
     async def start(self) -> None:
         if self.sandbox is None:
             self.sandbox = make_sandbox(**self._backend)
+        if self.isolation == "strict" and self.sandbox.isolation not in STRONG_ISOLATION:
+            raise SandboxError(f"isolation='strict' refuses a sandbox whose isolation is "
+                               f"{self.sandbox.isolation!r}; give a DockerSandbox or a "
+                               f"BwrapSandbox")
         await self.sandbox.start()
         warn_weak_isolation(self.sandbox.isolation, where="the python tool")
         self._tool = PythonTool(self.sandbox, max_output_chars=self.max_output_chars,
@@ -201,6 +210,9 @@ class PythonToolOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     backend: Backend = "auto"
+    isolation: IsolationPolicy = pydantic.Field(
+        default="best", description="'strict': a container or namespaces, never the plain "
+                                    "process sandbox")
     image: str | None = pydantic.Field(default=None, description="Docker image (docker only)")
     pool_size: int = pydantic.Field(default=2, ge=0, le=64, strict=True,
                                     description="Warm workers kept ready, 0 to 64")
@@ -240,20 +252,25 @@ class PythonToolOptions(pydantic.BaseModel):
 def python_toolset(sandbox: Sandbox | None = None, *, backend: Backend = "auto",
                    image: str | None = None, limits: Limits | None = None,
                    pool: PoolConfig | None = None, max_output_chars: int = 4000,
-                   stateful: bool = False) -> PythonToolset:
+                   stateful: bool = False, isolation: IsolationPolicy = "best"
+                   ) -> PythonToolset:
     """The python tool for an Agent: ``Agent(model, tools=[python_toolset()])``.
 
     Args:
         sandbox: Run in this sandbox (you close it); default: a new one per agent run.
-        backend: ``"auto"`` (Docker when a daemon answers), ``"docker"`` or ``"process"``.
+        backend: ``"auto"`` (Docker when a daemon answers, else bubblewrap, else the plain
+            process sandbox), ``"docker"``, ``"bwrap"`` or ``"process"``.
         image: The Docker image (docker only).
         limits: Limits of every call.
         pool: Warm workers to keep.
         max_output_chars: What the model sees of the output, at most.
         stateful: Keep variables between calls (one session per agent run).
+        isolation: ``"strict"`` refuses to run code anywhere weaker than a container or
+            namespaces (:class:`SandboxError` at start); ``"best"`` takes what there is.
     """
     return PythonToolset(sandbox, backend=backend, image=image, limits=limits, pool=pool,
-                         max_output_chars=max_output_chars, stateful=stateful)
+                         max_output_chars=max_output_chars, stateful=stateful,
+                         isolation=isolation)
 
 
 class PythonToolFactory(ToolFactory):
@@ -271,7 +288,7 @@ class PythonToolFactory(ToolFactory):
                           max_idle_s=options.max_idle_s)
         return python_toolset(backend=options.backend, image=options.image, limits=limits,
                               pool=pool, max_output_chars=options.max_output_chars,
-                              stateful=options.stateful)
+                              stateful=options.stateful, isolation=options.isolation)
 
 
 python_tool = PythonToolFactory()

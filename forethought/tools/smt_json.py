@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeAlias
 
 import pydantic
 
+from forethought import _pyast
 from forethought.exceptions import UserError
 from forethought.tools._z3 import Context, Expr, Sort, z3_module
 from forethought.tools.smt_lib import Objective
@@ -164,7 +165,7 @@ class _Compiler:
         if not self.text:
             raise UserError(f"{label}: the expression is empty")
         try:
-            tree = ast.parse(self.text, mode="eval")
+            tree = _pyast.parse_expression(self.text)
         except SyntaxError as exc:
             col = (exc.offset or 1) - 1
             raise UserError(f"{label}: invalid syntax ({exc.msg}) at column {col + 1}:\n"

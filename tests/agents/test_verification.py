@@ -191,12 +191,12 @@ def test_as_a_scorer_it_verifies_caches_exact_verdicts_and_writes_feedback() -> 
     assert again.verified is True and scorer.stats["verified"] == 1  # exact: not repeated
     bad = task.parse_rollout(task.root(), "Answer: x = 7")
     assert bad is not None
-    assert scorer.read(task, bad, []) is None and scorer.feedback(task, bad) is None
+    assert scorer.read(task, bad, []) is None and scorer.last_feedback(task, bad) is None
     verdict = asyncio.run(VerificationAgent().averify(ctx, cset(BIG, EVEN), "x = 7"))
     scorer.verifications["x = 7"] = verdict
-    assert scorer.feedback(task, bad) == verdict.verdict.feedback
+    assert scorer.last_feedback(task, bad) == verdict.verdict.feedback
     assert "- [hard] big: x is at least 10 -- z3: unsatisfiable with x = 7" in (
-        scorer.feedback(task, bad) or "")
+        scorer.last_feedback(task, bad) or "")
 
 
 @pytest.mark.parametrize(("name", "options"), [

@@ -131,6 +131,36 @@ async def test_fail_fast_cancels_running_nodes() -> None:
     assert result.nodes["later"].status is NodeStatus.CANCELLED
 
 
+async def test_fail_fast_before_siblings_started_still_returns() -> None:
+    # The failing node fails in its first step, before the event loop has started the other
+    # ready workers: they are cancelled unstarted, and the run must still end.
+    async def boom(ctx: RunContext, inputs: dict[str, Any]) -> None:
+        raise RuntimeError("at once")
+
+    graph = TaskGraph([Subtask(id="bad", fn=boom),
+                       *(Subtask(id=f"s{i}", fn=value(i)) for i in range(10)),
+                       Subtask(id="after", fn=value(0), after=("s0",))])
+    executor = Executor(make_ctx(), policy=FailurePolicy(mode="fail_fast"))
+    result = await asyncio.wait_for(executor.run(graph), 5)
+    assert result.status == "failed"
+    assert str(result.error) == "at once"
+    assert result.nodes["bad"].status is NodeStatus.FAILED
+    statuses = {n: r.status for n, r in result.nodes.items() if n != "bad"}
+    assert set(statuses.values()) == {NodeStatus.CANCELLED}
+    assert executor._running == {}  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_cancel_before_any_worker_started_returns() -> None:
+    executor = Executor(make_ctx(), max_concurrency=3)
+    for i in range(5):
+        executor.add(Subtask(id=f"n{i}", fn=value(i)))
+    executor.close()
+    executor.cancel()
+    result = await asyncio.wait_for(executor.join(), 5)
+    assert result.status == "cancelled"
+    assert {r.status for r in result.nodes.values()} == {NodeStatus.CANCELLED}
+
+
 async def test_retries_then_success() -> None:
     attempts = 0
 

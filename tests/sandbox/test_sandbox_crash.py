@@ -21,10 +21,10 @@ from forethought.sandbox.process import reap_leftover_dirs
 
 HOST = """
 import asyncio, sys
-from forethought.sandbox import DockerSandbox, Limits, PoolConfig, ProcessSandbox
+from forethought.sandbox import BwrapSandbox, DockerSandbox, Limits, PoolConfig, ProcessSandbox
 
 async def main():
-    kind = {"docker": DockerSandbox, "process": ProcessSandbox}[sys.argv[1]]
+    kind = {"docker": DockerSandbox, "bwrap": BwrapSandbox, "process": ProcessSandbox}[sys.argv[1]]
     sandbox = kind(pool=PoolConfig(size=2))
     await sandbox.start()
     busy = asyncio.create_task(sandbox.run("while True:\\n    pass",
@@ -57,7 +57,7 @@ def leftovers(backend: str, pid: int) -> list[str]:
                 out.append(f"process {entry}")
         except OSError:
             continue
-    return out + [f"process {p}" for p in sandbox_uid_processes()]
+    return out + [f"process {p}" for p in sandbox_uid_processes(pid)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

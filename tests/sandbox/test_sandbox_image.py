@@ -28,3 +28,10 @@ def test_the_libraries_of_the_interpreter_are_found() -> None:
 def test_an_unknown_interpreter_is_a_user_error() -> None:
     with pytest.raises(UserError, match="python interpreter 'no-such-python3' not found"):
         probe_interpreter("no-such-python3")
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="no system python3")
+def test_a_python_with_builtin_extension_modules_is_probed_too() -> None:
+    # Debian's python3 compiles _struct and friends in: lib-dynload is found on sys.path.
+    interp = probe_interpreter("/usr/bin/python3")
+    assert interp.dynload.name == "lib-dynload" and interp.dynload.is_dir()

@@ -8,10 +8,17 @@ import time
 from typing import Any
 
 import pytest
-from sandbox_support import BACKENDS, make_sandbox, our_containers, sandbox_uid_processes
+from sandbox_support import (
+    BACKENDS,
+    make_sandbox,
+    our_containers,
+    sandbox_uid_processes,
+    stray_processes,
+)
 
 from forethought.exceptions import SandboxError, UserError
 from forethought.sandbox import PoolConfig, ProcessSandbox, WarmPool
+from forethought.sandbox._wire import ExecReply
 from forethought.sandbox.worker import ProcessWorker, Worker
 
 
@@ -33,13 +40,13 @@ class FakeWorker(Worker):
     async def start(self, wait_s: float) -> None:
         del wait_s
 
-    async def _send(self, data: bytes) -> None:
-        del data
+    async def _send(self, data: bytes, payload: bytes = b"") -> None:
+        del data, payload
 
     async def _read_exact(self, n: int) -> bytes:
         raise AssertionError("not used")
 
-    async def request(self, frame: Any, wait_s: float) -> dict[str, Any]:
+    async def request(self, frame: Any, wait_s: float, payload: bytes = b"") -> dict[str, Any]:
         await asyncio.sleep(self.delay)
         return {"clean": self.clean}
 
@@ -132,7 +139,7 @@ def test_pool_config_is_validated() -> None:
 async def test_a_worker_that_stops_answering_is_killed_with_a_typed_error() -> None:
     # A "runner" that says it is ready, then never answers.
     silent = ("import json, struct, sys, time\n"
-              "d = json.dumps({'ready': True}).encode()\n"
+              "d = json.dumps({'ready': True, 'pid': 1, 'python': '3'}).encode()\n"
               "sys.stdout.buffer.write(struct.pack('>I', len(d)) + d)\n"
               "sys.stdout.flush()\ntime.sleep(60)\n")
     worker = ProcessWorker(argv=[sys.executable, "-c", silent], cwd=".", env={},
@@ -146,10 +153,42 @@ async def test_a_worker_that_stops_answering_is_killed_with_a_typed_error() -> N
     assert worker.proc is not None and worker.proc.returncode is not None
 
 
+async def test_a_reply_of_the_wrong_shape_is_a_sandbox_error_and_kills_the_worker() -> None:
+    # A "runner" that answers every request with a stdout that is not a string.
+    liar = ("import json, struct, sys\n"
+            "def send(obj):\n"
+            "    d = json.dumps(obj).encode()\n"
+            "    sys.stdout.buffer.write(struct.pack('>I', len(d)) + d)\n"
+            "    sys.stdout.flush()\n"
+            "send({'ready': True, 'pid': 1, 'python': '3'})\n"
+            "while sys.stdin.buffer.read(4):\n"
+            "    send({'stdout': 5, 'clean': True, 'surprise': 1})\n")
+    worker = ProcessWorker(argv=[sys.executable, "-c", liar], cwd=".", env={}, uid_base=None)
+    await worker.start(10)
+    with pytest.raises(SandboxError, match=r"sent a reply that does not match the sandbox "
+                                           r"protocol \(stdout: Input should be a valid "
+                                           r"string; surprise: Extra inputs are not "
+                                           r"permitted\); it was killed and is replaced"):
+        await worker.call({"op": "exec"}, ExecReply, 5)
+    assert not worker.alive
+
+
 async def test_a_runner_that_cannot_start_is_a_typed_error() -> None:
-    sandbox = ProcessSandbox(python=sys.executable)
+    sandbox = ProcessSandbox(python=sys.executable, landlock=False)
     sandbox.python = "/bin/false"
     with pytest.raises(SandboxError, match="did not start: it exited"):
+        await sandbox.run("1")
+    await sandbox.aclose()
+
+
+async def test_jobs_never_run_unconfined_when_landlock_cannot_be_set_up() -> None:
+    sandbox = ProcessSandbox(python=sys.executable)
+    if not sandbox.landlock_abi:
+        pytest.skip("this kernel has no Landlock")
+    sandbox.python = "/bin/false"  # its runtime files cannot be listed
+    with pytest.raises(SandboxError, match=r"could not probe interpreter '/bin/false' .*the "
+                                           r"process sandbox cannot confine jobs with "
+                                           r"Landlock \(pass landlock=False"):
         await sandbox.run("1")
     await sandbox.aclose()
 
@@ -185,7 +224,7 @@ async def test_nothing_of_one_job_reaches_the_next_on_the_same_worker(backend: s
         assert first.ok and second.ok, (first, second)
         assert second.value == "([], False, False, False)"
         assert sandbox.pool.started == 1  # type: ignore[attr-defined]
-        assert sandbox_uid_processes() == []  # the background sleeper was killed
+        assert stray_processes(sandbox) == []  # the background sleeper was killed
 
 
 def test_a_sandbox_belongs_to_the_event_loop_that_started_it() -> None:

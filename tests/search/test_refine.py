@@ -32,7 +32,7 @@ def at_least_ten(question: str, answer: str) -> bool:
 class Feedback(ToolScorer):
     """The tool verifier, with written feedback (as the verification agent gives)."""
 
-    def feedback(self, task: SearchTask, state: State) -> str | None:
+    def last_feedback(self, task: SearchTask, state: State) -> str | None:
         return f"Violated:\n- [hard] size: the answer {state.answer} is below 10"
 
 

@@ -4,6 +4,7 @@ budget exhaustion reach the machine as data."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from forethought.exceptions import BudgetExceeded, ToolArgumentError
 from forethought.models.messages import Message, ModelRequest
 from forethought.models.scripted import ScriptedModel
 from forethought.runtime.budget import Budget, BudgetTracker
+from forethought.runtime.collector import LARGE_BATCH, YOUNG_THRESHOLD
 from forethought.runtime.context import RunContext
 from forethought.search.machine import (
     Action,
@@ -23,6 +25,7 @@ from forethought.search.machine import (
     StepMachine,
     budget_hit,
     drive,
+    execute,
     run_offline,
 )
 from forethought.tools.base import ToolRegistry
@@ -146,3 +149,90 @@ def test_cancellation_propagates() -> None:
         assert ctx.budget.in_flight == 0
 
     asyncio.run(main())
+
+
+def request(text: str) -> ModelRequest:
+    return ModelRequest(messages=(Message.user(text),))
+
+
+def reply_or_fail(r: ModelRequest) -> str | BaseException:
+    text = r.messages[-1].content
+    return RuntimeError(f"no reply to {text}") if text.startswith("fail") else f"re {text}"
+
+
+def mixed_batch() -> list[Action]:
+    return [Sample(request=request("a"), n=3), CallTool(tool="calculator",
+            args={"expression": "1 +"}), Sample(request=request("none"), n=0),
+            Compute(fn=lambda: "computed"), Sample(request=request("fail b"), n=2),
+            Sample(request=request("c"), n=1), CallTool(tool="calculator",
+            args={"expression": "2 * 3"})]
+
+
+def test_a_batch_gives_each_action_what_executing_it_alone_gives() -> None:
+    def machine() -> StepMachine:
+        return (yield mixed_batch())
+
+    driven: list[Outcome] = asyncio.run(drive(ctx_for(ScriptedModel(reply_or_fail)),
+                                              machine()))
+
+    async def one_by_one() -> list[Outcome]:
+        ctx = ctx_for(ScriptedModel(reply_or_fail))
+        return [await execute(ctx, a) for a in mixed_batch()]
+
+    alone = asyncio.run(one_by_one())
+    assert len(driven) == len(alone) == 7
+
+    def shape(o: Outcome) -> tuple[Any, ...]:
+        return (o.value, type(o.error).__name__, str(o.error) if o.error else None,
+                o.usage.model_calls if o.usage else None)
+
+    assert [shape(o) for o in driven] == [shape(o) for o in alone]
+    assert driven[0].value == ["re a"] * 3 and driven[2].value == []
+    assert isinstance(driven[4].error, RuntimeError) and driven[4].value == []
+
+
+def test_calls_reach_the_model_action_by_action() -> None:
+    model = ScriptedModel(lambda r: "x")
+
+    def machine() -> StepMachine:
+        yield [Sample(request=request(f"q{i}"), n=i % 3 + 1) for i in range(6)]
+
+    asyncio.run(drive(ctx_for(model), machine()))
+    assert [r.messages[-1].content for r in model.requests] == [
+        f"q{i}" for i in range(6) for _ in range(i % 3 + 1)]
+
+
+def test_large_batches_run_with_fewer_collections_and_restore_the_collector() -> None:
+    seen: list[int] = []
+
+    def machine() -> StepMachine:
+        yield [Sample(request=REQUEST, n=LARGE_BATCH)]
+        seen.append(gc.get_threshold()[0])  # the strategy's bookkeeping runs inside too
+        yield [Sample(request=REQUEST, n=2)]
+        seen.append(gc.get_threshold()[0])
+        yield [Sample(request=REQUEST, n=LARGE_BATCH)]
+        raise ValueError("the strategy failed")
+
+    before = gc.get_threshold()
+    with pytest.raises(ValueError, match="the strategy failed"):
+        asyncio.run(drive(ctx_for(ScriptedModel(lambda r: "x")), machine()))
+    assert seen == [YOUNG_THRESHOLD, before[0]]
+    assert gc.get_threshold() == before
+
+
+def test_cancelling_a_drive_mid_batch_propagates() -> None:
+    async def main() -> None:
+        async def hang(r: ModelRequest) -> str:
+            await asyncio.sleep(10)
+            return "late"
+
+        def machine() -> StepMachine:
+            yield [Sample(request=REQUEST, n=3), Compute(fn=lambda: 1)]
+
+        task = asyncio.ensure_future(drive(ctx_for(ScriptedModel(hang)), machine()))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(main(), 5))

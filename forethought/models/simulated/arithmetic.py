@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 
+from forethought import _pyast
 from forethought.models.simulated.answers import format_number
 
 # --- expression trees -------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def parse_expression(text: str) -> Expr | None:
     if len(text) > _MAX_CHARS:
         return None
     try:
-        return _convert(ast.parse(text, mode="eval").body)
+        return _convert(_pyast.parse_expression(text).body)
     except (SyntaxError, ValueError, RecursionError):
         return None
 

@@ -14,7 +14,9 @@ import math
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 from types import MappingProxyType
 
 from forethought.exceptions import UserError
@@ -22,6 +24,12 @@ from forethought.models.base import Model, TextCallback
 from forethought.models.messages import Choice, ModelRequest, ModelResponse, Usage
 from forethought.models.simulated.arithmetic import find_arithmetic
 from forethought.models.simulated.policy import RESULT_LINE, Policy, check, last_user
+from forethought.models.simulated.profile import (
+    PROFILE_SKILL,
+    PROFILE_STEEPNESS,
+    Profile,
+    load_profile,
+)
 from forethought.models.simulated.providers import recognise
 from forethought.models.simulated.spec import parse_spec
 from forethought.models.simulated.task import Instance, SimulatedTask
@@ -87,7 +95,8 @@ class SimulatedModel(Model):
                  rating_noise: float = 0.15, mean_latency_s: float = 0.8,
                  latency_sigma: float = 0.4,
                  input_price_per_mtok: float = 0.0, output_price_per_mtok: float = 0.0,
-                 sleep: bool = False, time_scale: float = 1.0, name: str = "simulated") -> None:
+                 sleep: bool = False, time_scale: float = 1.0, name: str = "simulated",
+                 profile: str | Path | Profile | None = None) -> None:
         """Create a simulator.
 
         Args:
@@ -118,7 +127,19 @@ class SimulatedModel(Model):
             sleep: Actually wait the drawn latency (times ``time_scale``) in each call.
             time_scale: Factor applied to the wait when ``sleep`` is on.
             name: The model's name in events and usage reports.
+            profile: A calibration profile (a shipped name such as ``"smollm2-arith"``, or a
+                JSON file; see :mod:`forethought.models.simulated.profile`): arithmetic
+                questions get the accuracy the profiled real model had on their kind, and
+                wrong answers its concentration (``distractor_skew``). It sets ``skill`` and
+                ``steepness`` for that mapping, so those two may not be given with it.
         """
+        self.profile = load_profile(profile) if profile is not None else None
+        if self.profile is not None:
+            if (skill, steepness) != (0.5, 8.0):
+                raise UserError("SimulatedModel: a profile sets skill and steepness; give "
+                                "one or the other")
+            skill, steepness = PROFILE_SKILL, PROFILE_STEEPNESS
+            distractor_skew = self.profile.distractor_skew
         self.policy = Policy(skill=skill, steepness=steepness, distractor_skew=distractor_skew,
                              judge_fpr=judge_fpr, judge_fnr=judge_fnr,
                              judge_difficulty_slope=judge_difficulty_slope,
@@ -209,7 +230,11 @@ class SimulatedModel(Model):
         if known is not None:
             self.add_tasks([known])
             return Instance(task=known)
-        return _arithmetic_instance(question)
+        instance = _arithmetic_instance(question)
+        if instance is not None and self.profile is not None and instance.arithmetic:
+            task = replace(instance.task, difficulty=self.profile.difficulty(instance.arithmetic))
+            instance = replace(instance, task=task)
+        return instance
 
     # --- calls -----------------------------------------------------------------------------
 

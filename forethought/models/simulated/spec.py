@@ -48,6 +48,7 @@ _KEYS: dict[str, tuple[Callable[[str], Any], str]] = {
     "sleep": (_bool, "true or false"),
     "time_scale": (_float, "a number"),
     "name": (str, "a name"),
+    "profile": (str, "a profile name or JSON path"),
 }
 SPEC_KEYS: tuple[str, ...] = tuple(_KEYS)
 """The keys a spec string may set: the keyword arguments of ``SimulatedModel``."""

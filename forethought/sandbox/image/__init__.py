@@ -18,18 +18,21 @@ image exists, or your own ``FROM python:3.12-slim`` + ``pip install numpy sympy`
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from forethought.exceptions import SandboxError, UserError
+from forethought.exceptions import SandboxError
+from forethought.sandbox.runtime import (
+    SHELL_TOOLS,
+    Interpreter,
+    probe_interpreter,
+    shared_libraries,
+)
 
 DEFAULT_IMAGE = "forethought-sandbox:latest"
 IMAGE_LABEL = "forethought.sandbox.image"
@@ -38,68 +41,6 @@ IMAGE_LABEL = "forethought.sandbox.image"
 _SKIP_STDLIB = {"site-packages", "dist-packages", "test", "tests", "idlelib", "tkinter",
                 "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "__phello__"}
 _SKIP_DYNLOAD = re.compile(r"^(_test|_tkinter|_ctypes_test|xxlimited|xxsubtype|_xxtestfuzz)")
-_SHELL_TOOLS = ("sh", "cat", "ls", "echo", "env", "head", "tail", "wc", "sort", "uniq", "grep",
-                "sed", "tr", "cut", "mkdir", "rm", "cp", "mv", "touch", "sleep", "true",
-                "false", "id", "pwd", "printf", "seq", "tee", "xargs", "date", "expr", "basename",
-                "dirname", "test", "yes", "dd", "find", "awk")
-_LDD_LINE = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)")
-
-_PROBE = """
-import json, os, sys, sysconfig, _struct
-libdir = sysconfig.get_config_var('LIBDIR') or ''
-ldlib = sysconfig.get_config_var('LDLIBRARY') or ''
-shared = bool(sysconfig.get_config_var('Py_ENABLE_SHARED'))
-print(json.dumps({
-    'executable': os.path.realpath(sys.executable),
-    'version': '%d.%d.%d' % sys.version_info[:3],
-    'stdlib': sysconfig.get_path('stdlib'),
-    'dynload': os.path.dirname(_struct.__file__),
-    'libpython': os.path.join(libdir, ldlib) if shared and libdir and ldlib else None,
-}))
-"""
-
-
-@dataclass(kw_only=True, frozen=True)
-class Interpreter:
-    """Where a Python installation keeps its parts."""
-
-    executable: Path
-    version: str
-    stdlib: Path
-    dynload: Path
-    libpython: Path | None
-
-
-def probe_interpreter(python: str) -> Interpreter:
-    """Ask ``python`` where its executable, standard library and extension modules are."""
-    found = shutil.which(python)
-    if found is None:
-        raise UserError(f"python interpreter {python!r} not found; pass a path to python3")
-    try:
-        out = subprocess.run([found, "-I", "-c", _PROBE], capture_output=True, text=True,
-                             check=True, timeout=60).stdout
-    except (subprocess.SubprocessError, OSError) as exc:
-        raise SandboxError(f"could not probe interpreter {found!r}: {exc}") from None
-    data: dict[str, Any] = json.loads(out)
-    return Interpreter(executable=Path(data["executable"]), version=data["version"],
-                       stdlib=Path(data["stdlib"]), dynload=Path(data["dynload"]),
-                       libpython=Path(data["libpython"]) if data["libpython"] else None)
-
-
-def shared_libraries(binaries: list[Path]) -> set[Path]:
-    """Every library the dynamic loader resolves for ``binaries`` (``ldd``), loader included."""
-    libs: set[Path] = set()
-    for chunk in range(0, len(binaries), 64):
-        batch = [str(b) for b in binaries[chunk:chunk + 64]]
-        proc = subprocess.run(["ldd", *batch], capture_output=True, text=True, check=False,
-                              timeout=120)
-        for line in proc.stdout.splitlines():
-            m = _LDD_LINE.search(line)
-            if m and not line.rstrip().endswith(":"):
-                libs.add(Path(m.group(1)))
-    return libs
-
-
 def _place(root: Path, source: Path) -> None:
     """Copy ``source`` (following symlinks) to the same absolute path under ``root``."""
     target = root / source.relative_to("/")
@@ -139,7 +80,7 @@ def assemble_rootfs(root: Path, python: str = "python3") -> Interpreter:
         _place(root, interp.libpython)
         binaries.append(interp.libpython)
     tools: dict[str, Path] = {}
-    for name in _SHELL_TOOLS:
+    for name in SHELL_TOOLS:
         where = shutil.which(name, path="/usr/bin:/bin")
         if where is not None:
             tools[name] = Path(where).resolve()

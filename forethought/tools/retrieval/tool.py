@@ -26,6 +26,7 @@ from forethought.tools.retrieval.options import MAX_K, RetrieveOptions
 from forethought.tools.retrieval.passages import Fields
 
 if TYPE_CHECKING:
+    from forethought.models.local.embeddings import EmbeddingServer
     from forethought.tools.retrieval.retriever import Retriever
 
 
@@ -98,13 +99,48 @@ class RetrieveFactory(ToolFactory):
         index = open_index(corpus=opts.corpus, index=opts.index, settings=settings,
                            format=opts.format, fields=fields, split=opts.split)
         embedder = None
-        if opts.embedding_model is not None:
+        server: EmbeddingServer | None = None
+        if opts.embedding_model is not None and opts.embedding_model.startswith("local/"):
+            from forethought.models.local.embeddings import EmbeddingServer
+
+            if opts.embedding_api_base is not None:
+                raise UserError(f"embedding_api_base does not apply to "
+                                f"{opts.embedding_model!r}: forethought starts that server")
+            server = EmbeddingServer(opts.embedding_model)
+            # One CPU server embeds a batch at a time: generous time, one request in flight.
+            embedder = Embedder(model=server.passage_model, query_model=server.query_model,
+                                concurrency=1, timeout_s=600)
+        elif opts.embedding_model is not None:
             embedder = Embedder(model=opts.embedding_model, api_base=opts.embedding_api_base)
         retriever = Retriever(index=index, embedder=embedder, weight=opts.hybrid_weight,
                               fusion=opts.fusion,
                               index_path=Path(opts.index) if opts.index else None)
-        return RetrieveTool(retriever, name=opts.name, description=opts.description,
+        tool = RetrieveTool(retriever, name=opts.name, description=opts.description,
                             k=opts.k, max_chars=opts.max_chars)
+        return tool if server is None else ServedRetrieve(tool, server)
+
+
+class ServedRetrieve(Toolset):
+    """The ``retrieve`` tool with its embedding server: started and stopped with the agent
+    (``embedding_model: local/e5-small``).
+    """
+
+    def __init__(self, tool: RetrieveTool, server: EmbeddingServer) -> None:
+        self.tool = tool
+        self.server = server
+        self.name = tool.name
+
+    async def start(self) -> None:
+        endpoint = await self.server.start()
+        embedder = self.tool.retriever.embedder
+        assert embedder is not None  # built with one
+        embedder.api_base, embedder.api_key = endpoint.api_base, endpoint.api_key
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+    def tools(self) -> list[Tool]:
+        return [self.tool]
 
 
 retrieve = RetrieveFactory()

@@ -1,0 +1,60 @@
+"""The shipped eval recipes run offline from the repository, on the simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from forethought.cli import app
+from forethought.recipes import load_recipe, recipe_json_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(("name", "limit", "statuses"), [
+    ("game24_eval", 3, {"ok"}), ("folio_eval", 6, {"ok"}), ("hotpotqa_eval", 6, {"ok"}),
+])
+def test_a_shipped_eval_recipe_runs_offline(tmp_path: Path, name: str, limit: int,
+                                            statuses: set[str]) -> None:
+    # Run from elsewhere: every path in a recipe is relative to the recipe's folder.
+    out = tmp_path / "results.jsonl"
+    result = runner.invoke(app, ["eval", str(ROOT / "recipes" / f"{name}.yaml"), "--limit",
+                                 str(limit),
+                                 "--offset", "0", "--json", "--store",
+                                 str(tmp_path / "s.sqlite"), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == limit and {r["status"] for r in rows} <= statuses
+    summary = json.loads(result.stdout.splitlines()[-1])["summary"]["total"]
+    assert summary["n"] == limit and summary["correct"] == sum(r["correct"] for r in rows)
+    if name == "folio_eval":
+        assert all((r["metric_detail"] or "").startswith(("logic says", "the verifier tool"))
+                   for r in rows)
+        assert {r["reference"] for r in rows} <= {"True", "False", "Uncertain"}
+    if name == "hotpotqa_eval":
+        assert set(json.loads(result.stdout.splitlines()[-1])["summary"]["by_tag"]) == {
+            "level", "type"}
+
+
+def test_the_recipe_schema_documents_the_eval_section() -> None:
+    schema = recipe_json_schema()
+    assert "eval" in schema["properties"]
+    assert {"EvalConfig", "DatasetConfig", "MetricConfig"} <= set(schema["$defs"])
+    for name in ("game24_eval", "folio_eval", "hotpotqa_eval"):
+        recipe = load_recipe(ROOT / "recipes" / f"{name}.yaml")
+        assert recipe.eval is not None and recipe.eval.dataset is not None
+        jsonschema.validate(yaml.safe_load((ROOT / "recipes" / f"{name}.yaml").read_text(
+            encoding="utf-8")), schema)
+    metric = schema["$defs"]["EvalConfig"]["properties"]["metric"]
+    assert "numeric" in metric["anyOf"][0]["enum"]
+    for bad in ({"eval": {"metric": "nope"}}, {"eval": {"metric": {"kind": "numeric",
+                                                                   "tol": 1}}},
+                {"eval": {"dataset": {"path": "x.jsonl", "qestion": "q"}}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
