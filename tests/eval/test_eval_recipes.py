@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,12 @@ def test_a_shipped_eval_recipe_runs_offline(tmp_path: Path, name: str, limit: in
         assert {r["reference"] for r in rows} <= {"True", "False", "Uncertain"}
     if name.startswith("natural_plan_"):
         _check_natural_plan(name.removeprefix("natural_plan_"), rows)
+        # The selection agent learnt into the eval's own store: one pull per arm it ran.
+        with closing(sqlite3.connect(tmp_path / "s.sqlite")) as db:
+            families = db.execute("SELECT family, SUM(pulls) FROM selection_stats "
+                                  "GROUP BY family").fetchall()
+        assert len(families) == 1 and families[0][0] == f"natural_plan.{name.removeprefix('natural_plan_')}"
+        assert families[0][1] >= limit
     if name == "hotpotqa_eval":
         assert set(json.loads(result.stdout.splitlines()[-1])["summary"]["by_tag"]) == {
             "level", "type"}
