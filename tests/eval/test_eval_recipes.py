@@ -49,7 +49,8 @@ def test_a_shipped_eval_recipe_runs_offline(tmp_path: Path, name: str, limit: in
         with closing(sqlite3.connect(tmp_path / "s.sqlite")) as db:
             families = db.execute("SELECT family, SUM(pulls) FROM selection_stats "
                                   "GROUP BY family").fetchall()
-        assert len(families) == 1 and families[0][0] == f"natural_plan.{name.removeprefix('natural_plan_')}"
+        domain = name.removeprefix("natural_plan_")
+        assert len(families) == 1 and families[0][0] == f"natural_plan.{domain}"
         assert families[0][1] >= limit
     if name == "hotpotqa_eval":
         assert set(json.loads(result.stdout.splitlines()[-1])["summary"]["by_tag"]) == {
