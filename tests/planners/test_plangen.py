@@ -340,3 +340,29 @@ def test_dataset_instances_through_agent_run_are_mostly_exact() -> None:
     agent = Agent(model, planner=PlanGENPlanner(task="natural_plan_calendar"), store=None)
     scores = [exact_match(agent.run(i.prompt_5shot).answer or "", i) for i in instances]
     assert sum(scores) >= 9
+
+
+def test_the_trace_shows_why_each_arm_was_chosen(tmp_path: Path) -> None:
+    from forethought.trace.html import page_data
+    from forethought.trace.model import build_trace
+
+    def reply(request: ModelRequest) -> str:
+        return "Here is the proposed time: Monday, 9:00 - 10:00"  # a wrong slot
+
+    planner = PlanGENPlanner(task="natural_plan_calendar", selection={"rate": False},
+                             arms=[{"kind": "best_of_n", "name": "sample", "n": 2, "prior": 1.0},
+                                   {"kind": "formalise_solve", "prior": 0.0}])
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        result, _ = run(planner, cal_543().prompt_5shot, ScriptedModel(reply), store=store)
+        trace = build_trace(result.run_id, store.events(result.run_id, content=True),
+                            store.get_run(result.run_id))
+    decisions = trace.decisions
+    assert [d["kind"] for d in decisions] == ["selection_decision", "arm_finished",
+                                              "selection_decision", "arm_finished"]
+    assert [d["chosen"] for d in decisions if d["kind"] == "selection_decision"] == [
+        "sample", "formalise_solve"]
+    assert [a["arm"] for a in decisions[0]["arms"]] == ["sample", "formalise_solve"]
+    # The page embeds the same events for its Decisions tab, under their own kinds.
+    notes = page_data(trace)["notes"]
+    assert [n["k"] for n in notes if n["k"] in ("selection_decision", "arm_finished")] == [
+        d["kind"] for d in decisions]
