@@ -118,7 +118,14 @@ def test_reading_a_store_that_does_not_exist_never_creates_one(tmp_path: Path) -
 
 
 def test_trace_eval_without_an_eval_reader_says_so(recorded: tuple[Path, str],
-                                                  tmp_path: Path) -> None:
+                                                  tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A build without the eval package: no factory installed, and none to import (whether
+    # an earlier test imported forethought.eval.trace_reader or not).
+    from forethought.trace import eval_page
+
+    monkeypatch.setattr(eval_page, "_factory", None)
+    monkeypatch.setattr(eval_page, "EVAL_PACKAGE", "forethought.eval._no_trace_reader_here")
     path, _ = recorded
     result = runner.invoke(app, ["trace", "--eval", "e1", "--html", str(tmp_path / "e.html"),
                                  "--store", str(path)])
