@@ -8,7 +8,7 @@
 #   benchmarks/out/times.txt    start and end time and exit status of each benchmark
 #
 # Run from anywhere: bash benchmarks/run_all.sh
-# Takes about 6 to 10 minutes on a 2-core VM, plus tail_latency (about 9 minutes under load).
+# Takes about 45 minutes on a 2-core VM (plangen_natural_plan alone about 20, tail_latency 9).
 # Run it on an otherwise idle machine.
 #
 # The sandbox benchmarks need a Docker daemon and the image forethought-sandbox:latest; this
@@ -42,6 +42,7 @@ BENCHMARKS=(
     trace_page
     repl_latency
     tail_latency
+    plangen_natural_plan
 )
 
 stamp() { date -u '+%Y-%m-%d %H:%M:%S UTC'; }

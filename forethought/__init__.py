@@ -15,10 +15,22 @@ from forethought._version import __version__
 
 if TYPE_CHECKING:
     from forethought.agents.agent import Agent, AgentResult
+    from forethought.agents.checks import register_checker
+    from forethought.agents.constraint_agent import ConstraintAgent
+    from forethought.agents.constraints import (
+        Constraint,
+        ConstraintResult,
+        ConstraintSet,
+        Verdict,
+        check_constraints,
+    )
     from forethought.agents.conversation import Conversation, ConversationInfo
+    from forethought.agents.formalise import FormaliseSolve
     from forethought.agents.history import HistoryPolicy
     from forethought.agents.output_checks import check_output, verify_output
+    from forethought.agents.selection import SelectionAgent
     from forethought.agents.streaming import AgentRun, StreamedRun, SyncRun
+    from forethought.agents.verification import ConstraintScorer, VerificationAgent
     from forethought.eval.api import EvalReport, aevaluate, evaluate
     from forethought.eval.metrics import Metric, Score, register_metric
     from forethought.exceptions import (
@@ -68,6 +80,7 @@ if TYPE_CHECKING:
     from forethought.planners.aot import AtomOfThoughtsPlanner
     from forethought.planners.base import Planner, PlanOutcome, register_planner
     from forethought.planners.llmcompiler import LLMCompilerPlanner
+    from forethought.planners.plangen import PlanGENPlanner
     from forethought.planners.react import ReActPlanner
     from forethought.planners.search import SearchPlanner
     from forethought.recipes import Recipe, build_agent, check_recipe, load_recipe, parse_recipe
@@ -125,6 +138,7 @@ if TYPE_CHECKING:
     from forethought.search.mcts import MCTS
     from forethought.search.particle_filter import ParticleFilter
     from forethought.search.rebase import Rebase
+    from forethought.search.refine import Refine
     from forethought.search.scorers import (
         JudgeScorer,
         OutcomeScorer,
@@ -188,6 +202,11 @@ _EXPORTS: dict[str, str] = {
     "ChainTask": "forethought.search.chain",
     "Choice": "forethought.models.messages",
     "Compute": "forethought.search.machine",
+    "Constraint": "forethought.agents.constraints",
+    "ConstraintAgent": "forethought.agents.constraint_agent",
+    "ConstraintResult": "forethought.agents.constraints",
+    "ConstraintScorer": "forethought.agents.verification",
+    "ConstraintSet": "forethought.agents.constraints",
     "Conversation": "forethought.agents.conversation",
     "ConversationInfo": "forethought.agents.conversation",
     "DependencyFailedError": "forethought.exceptions",
@@ -200,6 +219,7 @@ _EXPORTS: dict[str, str] = {
     "FailurePolicy": "forethought.runtime.executor",
     "FinishActionStream": "forethought.planners.answer_stream",
     "ForethoughtError": "forethought.exceptions",
+    "FormaliseSolve": "forethought.agents.formalise",
     "FunctionTool": "forethought.tools.base",
     "Game24Task": "forethought.search.game24",
     "GraphResult": "forethought.runtime.executor",
@@ -237,6 +257,7 @@ _EXPORTS: dict[str, str] = {
     "ParticleFilter": "forethought.search.particle_filter",
     "Passage": "forethought.tools.retrieval.passages",
     "PlanError": "forethought.exceptions",
+    "PlanGENPlanner": "forethought.planners.plangen",
     "PlanOutcome": "forethought.planners.base",
     "Planner": "forethought.planners.base",
     "PlannerEvent": "forethought.runtime.events",
@@ -247,6 +268,7 @@ _EXPORTS: dict[str, str] = {
     "Recipe": "forethought.recipes",
     "RecipeError": "forethought.exceptions",
     "Ref": "forethought.runtime.graph",
+    "Refine": "forethought.search.refine",
     "ResponseCache": "forethought.models.cache",
     "RetrievalIndex": "forethought.tools.retrieval.index",
     "Retriever": "forethought.tools.retrieval.retriever",
@@ -264,6 +286,7 @@ _EXPORTS: dict[str, str] = {
     "ScriptedModel": "forethought.models.scripted",
     "SearchPlanner": "forethought.planners.search",
     "SearchTask": "forethought.search.task",
+    "SelectionAgent": "forethought.agents.selection",
     "SelfConsistency": "forethought.search.self_consistency",
     "SimulatedModel": "forethought.models.simulated",
     "SimulatedTask": "forethought.models.simulated",
@@ -299,18 +322,22 @@ _EXPORTS: dict[str, str] = {
     "Usage": "forethought.models.messages",
     "UserError": "forethought.exceptions",
     "ValueScorer": "forethought.search.scorers",
+    "Verdict": "forethought.agents.constraints",
     "Verification": "forethought.search.scorers",
+    "VerificationAgent": "forethought.agents.verification",
     "Verifier": "forethought.search.scorers",
     "VerifierScorer": "forethought.search.scorers",
     "acheck_entailment": "forethought.tools.logic.entailment",
     "asolve_smt": "forethought.tools.smt",
     "build_agent": "forethought.recipes",
+    "check_constraints": "forethought.agents.constraints",
     "check_entailment": "forethought.tools.logic.entailment",
     "check_output": "forethought.agents.output_checks",
     "load_recipe": "forethought.recipes",
     "make_sandbox": "forethought.sandbox.factory",
     "parse_recipe": "forethought.recipes",
     "python_toolset": "forethought.tools.python_tool",
+    "register_checker": "forethought.agents.checks",
     "register_planner": "forethought.planners.base",
     "register_scorer": "forethought.search.scorers",
     "register_strategy": "forethought.search.base",
@@ -359,6 +386,11 @@ __all__ = [
     "ChainTask",
     "Choice",
     "Compute",
+    "Constraint",
+    "ConstraintAgent",
+    "ConstraintResult",
+    "ConstraintScorer",
+    "ConstraintSet",
     "Conversation",
     "ConversationInfo",
     "DependencyFailedError",
@@ -373,6 +405,7 @@ __all__ = [
     "FinishActionStream",
     "FixedLimit",
     "ForethoughtError",
+    "FormaliseSolve",
     "FunctionTool",
     "Game24Task",
     "GraphResult",
@@ -413,6 +446,7 @@ __all__ = [
     "ParticleFilter",
     "Passage",
     "PlanError",
+    "PlanGENPlanner",
     "PlanOutcome",
     "Planner",
     "PlannerEvent",
@@ -423,6 +457,7 @@ __all__ = [
     "Recipe",
     "RecipeError",
     "Ref",
+    "Refine",
     "ResponseCache",
     "RetrievalIndex",
     "Retriever",
@@ -441,6 +476,7 @@ __all__ = [
     "ScriptedModel",
     "SearchPlanner",
     "SearchTask",
+    "SelectionAgent",
     "SelfConsistency",
     "SimulatedModel",
     "SimulatedTask",
@@ -476,7 +512,9 @@ __all__ = [
     "Usage",
     "UserError",
     "ValueScorer",
+    "Verdict",
     "Verification",
+    "VerificationAgent",
     "Verifier",
     "VerifierScorer",
     "__version__",
@@ -484,6 +522,7 @@ __all__ = [
     "aevaluate",
     "asolve_smt",
     "build_agent",
+    "check_constraints",
     "check_entailment",
     "check_output",
     "check_recipe",
@@ -492,6 +531,7 @@ __all__ = [
     "make_sandbox",
     "parse_recipe",
     "python_toolset",
+    "register_checker",
     "register_metric",
     "register_planner",
     "register_scorer",

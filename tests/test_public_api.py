@@ -40,6 +40,10 @@ EXPECTED = {
     "build_agent", "check_entailment", "load_recipe", "make_sandbox", "parse_recipe",
     "python_toolset", "register_planner", "register_strategy", "resolve_model", "run_tests",
     "solve_smt", "tool",
+    # PlanGEN: the agents, constraints as data, the planner, the verification scorer
+    "Constraint", "ConstraintAgent", "ConstraintResult", "ConstraintScorer", "ConstraintSet",
+    "FormaliseSolve", "PlanGENPlanner", "Refine", "SelectionAgent", "Verdict",
+    "VerificationAgent", "check_constraints", "register_checker",
     # The SDK surface of issue 15: typed outputs, conversations, streaming, extension points.
     "AgentRun", "StreamedRun", "SyncRun", "Conversation", "ConversationInfo", "HistoryPolicy",
     "check_output", "verify_output", "AnswerStream", "AnswerLineStream", "FinishActionStream",

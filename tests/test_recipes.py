@@ -36,7 +36,8 @@ def test_shipped_recipes_are_valid() -> None:
      "unknown tool 'serch'; valid tools: 'calculator', 'clock'"),
     ("tools: calculator\n", 1, "tools", "Input should be a valid list"),
     ("planner: treeofthought\n", 1, "planner",
-     "unknown planner 'treeofthought'; valid planners: 'aot', 'llmcompiler', 'react'"),
+     "unknown planner 'treeofthought'; valid planners: 'aot', 'llmcompiler', 'plangen', "
+     "'react', 'search'"),
     ("planner:\n  kind: llmcompiler\n  max_replans: -1\n", 3, "planner.max_replans",
      "Input should be greater than or equal to 0, got -1"),
     ("planner:\n  kind: llmcompiler\n  replans: 2\n", 3, "planner.replans",
@@ -117,6 +118,8 @@ def test_the_json_schema_knows_every_components_options() -> None:
                 {"tools": ["serch"]},
                 {"planner": {"kind": "search", "strategy": {"kind": "beam", "widht": 2}}},
                 {"planner": {"kind": "search", "strategy": {"kind": "best_of_n", "n": 0}}},
+                {"planner": {"kind": "plangen", "arms": [{"kind": "beam", "widht": 2}]}},
+                {"planner": {"kind": "plangen", "arms": [{"kind": "rebase", "refine": 99}]}},
                 {"model": {"name": "openai/x", "top_p": 2}}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)

@@ -21,7 +21,7 @@ from forethought.recipes import check_recipe, load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID_TOOLS = "'calculator', 'clock', 'logic', 'mcp', 'python', 'retrieve', 'smt'"
-VALID_STRATEGIES = ("'beam', 'best_of_n', 'mcts', 'particle_filter', 'rebase', "
+VALID_STRATEGIES = ("'beam', 'best_of_n', 'mcts', 'particle_filter', 'rebase', 'refine', "
                     "'self_consistency', 'tot_bfs', 'tot_dfs'")
 DUPLICATE = "a repeated key would silently replace the first"
 

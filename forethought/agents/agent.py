@@ -328,7 +328,7 @@ class Agent(RunForms[DepsT, OutputT]):
         events.subscribe(recorder)
         tracker = BudgetTracker(budget=budget or self.budget, parent=spec.within)
         ctx = RunContext(model=self.model, tools=self.tools, budget=tracker, events=events,
-                         run_id=run_id, deps=spec.deps)
+                         run_id=run_id, deps=spec.deps, store=store)
         started = time.perf_counter()
         events.emit(RunStarted(question=question, model=self.model.name,
                                planner=self.planner.name))
@@ -513,4 +513,3 @@ class Agent(RunForms[DepsT, OutputT]):
         if self._conversations is not None:
             self._conversations.close()
             self._conversations = None
-

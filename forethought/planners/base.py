@@ -108,55 +108,51 @@ class Planner(ABC):
 
 
 _PLANNERS: dict[str, Callable[[], type[Planner]]] = {}
+_entry_points_loaded = False
+
+
+def _from_entry_point(ep: Any) -> Callable[[], type[Planner]]:
+    def load() -> type[Planner]:
+        cls: object = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, Planner)):
+            raise UserError(f"entry point {ep.name!r} ({ep.value}) of group "
+                            f"'forethought.planners' is not a Planner subclass")
+        return cls
+
+    return load
+
+
+def _registry() -> dict[str, Callable[[], type[Planner]]]:
+    """The planners: those of the ``forethought.planners`` entry points (the built-ins are
+    registered there too, exactly as a plugin's would be) and those registered in code, which
+    take precedence. Nothing is imported until a planner is looked up.
+    """
+    global _entry_points_loaded
+    if not _entry_points_loaded:
+        from importlib.metadata import entry_points
+
+        _entry_points_loaded = True
+        for ep in entry_points(group="forethought.planners"):
+            _PLANNERS.setdefault(ep.name, _from_entry_point(ep))
+    return _PLANNERS
 
 
 def register_planner(name: str, factory: Callable[[], type[Planner]]) -> None:
-    """Register a planner class under ``name`` (the factory defers its import)."""
-    _PLANNERS[name] = factory
+    """Register a planner class in code under ``name`` (the factory defers its import).
+    Packages register theirs as ``forethought.planners`` entry points naming the class.
+    """
+    _registry()[name] = factory
 
 
 def planner_names() -> list[str]:
-    return sorted(_PLANNERS)
+    return sorted(_registry())
 
 
 def planner_class(name: str) -> type[Planner]:
-    if name not in _PLANNERS:
-        raise UnknownNameError("planner", name, _PLANNERS)
-    return _PLANNERS[name]()
-
-
-def _llmcompiler() -> type[Planner]:
-    from forethought.planners.llmcompiler import LLMCompilerPlanner
-
-    return LLMCompilerPlanner
-
-
-register_planner("llmcompiler", _llmcompiler)
-
-
-def _aot() -> type[Planner]:
-    from forethought.planners.aot import AtomOfThoughtsPlanner
-
-    return AtomOfThoughtsPlanner
-
-
-def _react() -> type[Planner]:
-    from forethought.planners.react import ReActPlanner
-
-    return ReActPlanner
-
-
-register_planner("aot", _aot)
-register_planner("react", _react)
-
-
-def _search() -> type[Planner]:
-    from forethought.planners.search import SearchPlanner
-
-    return SearchPlanner
-
-
-register_planner("search", _search)
+    registry = _registry()
+    if name not in registry:
+        raise UnknownNameError("planner", name, registry)
+    return registry[name]()
 
 
 def describe_tools(tools: ToolsLike, *, empty: str) -> str:

@@ -37,6 +37,22 @@ def _strategies(defs: Schema) -> Schema:
                       *(_variant("kind", n, strategy_class(n).Options, defs) for n in names)]}
 
 
+def _arms(defs: Schema) -> Schema:
+    """The plangen planner's arms: a strategy or formalise_solve, its options, name, refine,
+    prior.
+    """
+    from forethought.planners.plangen_options import ArmOptions, arm_class, arm_kinds
+
+    own = {k: v for k, v in ArmOptions.model_json_schema()["properties"].items() if k != "kind"}
+    variants: list[Schema] = []
+    for name in arm_kinds():
+        variant = _variant("kind", name, arm_class(name).Options, defs)
+        variant["properties"].update(own)
+        variants.append(variant)
+    return {"type": "array", "minItems": 1, "items": {"anyOf": variants},
+            "description": "The strategies the selection agent chooses from, cheapest first"}
+
+
 def _tools(defs: Schema) -> Schema:
     from forethought.tools.base import ToolFactory, builtin_tools
 
@@ -59,6 +75,8 @@ def _planners(defs: Schema) -> Schema:
                            required=name != "llmcompiler")
         if name == "search":
             variant["properties"]["strategy"] = _strategies(defs)
+        if name == "plangen":
+            variant["properties"]["arms"] = _arms(defs)
         variants.append(variant)
     return {"anyOf": [{"enum": planner_names()}, *variants], "default": "llmcompiler"}
 

@@ -56,6 +56,7 @@ from forethought.runtime.events import (
     ToolCallStarted,
 )
 from forethought.runtime.rendering import render_output
+from forethought.runtime.store import RunStore
 
 T = TypeVar("T")
 DepsT = TypeVar("DepsT", default=Any)
@@ -176,6 +177,9 @@ class RunContext(Generic[DepsT]):
     run_id: str = ""
     deps: DepsT = None  # pyright: ignore[reportAssignmentType] - None when a run has no deps
     """User dependencies made available to tools (database handles, clients, ...)."""
+    store: RunStore | None = None
+    """The run store the run is recorded in (``None``: none). Agents that learn across runs
+    (the selection agent) keep their statistics in the same file."""
     question: str = ""
     """The question the run answers, as the planner sees it (with the conversation so far)."""
     _calls: int = 0

@@ -232,6 +232,69 @@ class PlannerEvent(Event):
     detail: str = ""
 
 
+@dataclass(kw_only=True, slots=True)
+class ConstraintsExtracted(Event):
+    """The constraints an instance will be verified against, or why there are none (then the
+    instance runs unguided).
+    """
+
+    kind: str = "constraints_extracted"
+    source: str = ""
+    """``task`` (the task supplied them), ``model:<name>`` (the constraint agent), or ``none``."""
+    family: str = ""
+    count: int = 0
+    hard: int = 0
+    formal: int = 0
+    """Constraints with a formal check (z3, Python, registered)."""
+    ids: tuple[str, ...] = ()
+    guided: bool = True
+    """``False``: no usable constraint set; the instance runs unguided."""
+    error: str | None = None
+    """Why extraction failed (the validation error after the repair turn, the call's error)."""
+
+
+@dataclass(kw_only=True, slots=True)
+class SelectionDecision(Event):
+    """The selection agent chose a strategy (an *arm*) for an instance, and why: the
+    complexity estimate and every arm's score under the bandit.
+    """
+
+    kind: str = "selection_decision"
+    family: str = ""
+    bin: str = ""
+    """The complexity bin the statistics are kept under."""
+    complexity: float = 0.0
+    rating: float | None = None
+    """The model's complexity rating in [0, 1] (``None``: it gave none)."""
+    features: dict[str, float] = field(default_factory=dict[str, float])
+    method: str = ""
+    """``ucb`` or ``thompson``."""
+    arms: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+    """Per arm: name, pulls, mean reward, prior, exploration bonus, score, and whether it was
+    available (an arm already tried on this instance is not)."""
+    chosen: str = ""
+    round: int = 1
+    """1 for the first choice; more when Mixture of Algorithms switched."""
+    reason: str = ""
+
+
+@dataclass(kw_only=True, slots=True)
+class ArmFinished(Event):
+    """What a chosen strategy produced for the instance, and the reward the bandit learnt."""
+
+    kind: str = "arm_finished"
+    arm: str = ""
+    answer: str | None = None
+    verified: bool | None = None
+    score: float | None = None
+    reward: float | None = None
+    """What the bandit learnt: quality minus the cost of the calls spent (an arm cut short by
+    the budget counts with what it found and what it spent)."""
+    model_calls: int = 0
+    tokens: int = 0
+    status: str = ""
+
+
 Subscriber = Callable[[Event], None]
 
 

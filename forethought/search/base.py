@@ -163,7 +163,8 @@ def _register_builtins() -> None:
             ("beam", "forethought.search.beam", "BeamSearch"),
             ("mcts", "forethought.search.mcts", "MCTS"),
             ("rebase", "forethought.search.rebase", "Rebase"),
-            ("particle_filter", "forethought.search.particle_filter", "ParticleFilter")):
+            ("particle_filter", "forethought.search.particle_filter", "ParticleFilter"),
+            ("refine", "forethought.search.refine", "Refine")):
         register_strategy(name, _builtin(module, cls))
 
 

@@ -26,6 +26,7 @@ from forethought.search.protocol import (
     Arrival,
     Arrivals,
     CallTool,
+    Invoke,
     Launched,
     Outcome,
     Sample,
@@ -80,6 +81,9 @@ async def execute(ctx: RunContext, action: Action, *, node_id: str | None = None
     try:
         if isinstance(action, CallTool):
             return Outcome(value=await ctx.call_tool(action.tool, action.args, node_id=node_id))
+        if isinstance(action, Invoke):
+            async with ctx.deadline():
+                return Outcome(value=await action.fn(ctx))
         awaited: Awaitable[Any] = _call(action.fn)
         async with ctx.deadline():  # a thread cannot be stopped, but the search moves on
             return Outcome(value=await awaited)

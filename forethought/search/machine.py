@@ -64,6 +64,7 @@ from forethought.search.protocol import (
     Command,
     Compute,
     Flow,
+    Invoke,
     Launch,
     Launched,
     Outcome,
@@ -80,9 +81,9 @@ from forethought.search.protocol import (
 
 __all__ = [
     "DETERMINISTIC", "Action", "Arrival", "Arrivals", "CallTool", "Cancel", "Command",
-    "Compute", "Flow", "Latency", "Launch", "Launched", "Outcome", "Sample", "StepMachine",
-    "Wait", "Yielded", "budget_hit", "cancel", "drive", "execute", "launch", "merge",
-    "run_offline", "wait",
+    "Compute", "Flow", "Invoke", "Latency", "Launch", "Launched", "Outcome", "Sample",
+    "StepMachine", "Wait", "Yielded", "budget_hit", "cancel", "drive", "execute", "launch",
+    "merge", "run_offline", "wait",
 ]
 
 

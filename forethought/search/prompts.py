@@ -45,6 +45,13 @@ SCORE_SYSTEM = """\
 You grade answers. Read the question and the proposed solution and estimate the probability
 that its final answer is correct. Reply with one line "Score: <p>", p between 0 and 1."""
 
+REFINE_USER = """\
+A checker reviewed your answer and found problems:
+{feedback}
+
+Write a corrected, complete answer in the same format as before. Fix what the checker names
+without breaking anything that was already right."""
+
 NO_STEPS = "(none yet)"
 
 

@@ -19,12 +19,15 @@ Use the typed helpers :func:`launch`, :func:`wait` and :func:`cancel` with ``yie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Generator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from forethought.exceptions import BudgetExceeded, UserError
 from forethought.models.messages import ModelRequest, Usage
+
+if TYPE_CHECKING:
+    from forethought.runtime.context import RunContext
 
 
 @dataclass(kw_only=True, frozen=True, slots=True)
@@ -54,7 +57,19 @@ class Compute:
     tag: str = ""
 
 
-Action: TypeAlias = Sample | CallTool | Compute
+@dataclass(kw_only=True, frozen=True, slots=True)
+class Invoke:
+    """Run async work that needs the run context: ``await fn(ctx)``. For agents whose work
+    is a short conversation of its own (a structured reply with a repair turn, formal checks
+    that call sandboxed tools, then a model judgement), so every call inside is still budgeted
+    and observed through ``ctx``.
+    """
+
+    fn: Callable[[RunContext], Awaitable[Any]]
+    tag: str = ""
+
+
+Action: TypeAlias = Sample | CallTool | Compute | Invoke
 
 
 @dataclass(kw_only=True, frozen=True, slots=True)

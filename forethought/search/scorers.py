@@ -75,6 +75,17 @@ class Scorer(ABC):
         del state
         return 1
 
+    def last_feedback(self, task: SearchTask, state: State) -> str | None:
+        """What was wrong with ``state`` when this scorer last judged it, in words a proposer
+        can act on (``None``: this scorer keeps no such record; refinement then says only that
+        the answer was judged wrong).
+
+        Refinement reads it after the search, when the outcomes are gone; a
+        :meth:`Verifier.feedback` is instead written from a verdict's outcomes as it is made.
+        """
+        del task, state
+        return None
+
 
 @dataclass(kw_only=True, frozen=True)
 class Verification:
@@ -344,6 +355,9 @@ class Staged(Scorer):
 
     def cost(self, state: State) -> int:
         return self._pick(state).cost(state)
+
+    def last_feedback(self, task: SearchTask, state: State) -> str | None:
+        return self._pick(state).last_feedback(task, state)
 
 
 class ScorerOptions(pydantic.BaseModel):

@@ -40,6 +40,9 @@ def sized(name: str, calls: int, *, depth: int, score_calls: int = 1) -> Strateg
     if name == "tot_dfs":
         return cls.from_options(dict(proposals=3, breadth=3, evaluation="scorer",
                                      max_expansions=max(1, calls // (3 * per_step))))
+    if name == "refine":  # half the calls sample, half refine the best rejected one
+        half = max(1, calls // (2 * per_step))
+        return cls.from_options(dict(strategy=dict(kind="best_of_n", n=half), rounds=half))
     if name == "mcts":
         return cls.from_options(dict(width=3, evaluation="rollout",
                                      simulations=max(1, calls // (3 * (1 + per_step)))))
@@ -48,4 +51,4 @@ def sized(name: str, calls: int, *, depth: int, score_calls: int = 1) -> Strateg
 
 
 _SIZED = frozenset({"self_consistency", "best_of_n", "beam", "rebase", "particle_filter",
-                    "tot_bfs", "tot_dfs", "mcts"})
+                    "tot_bfs", "tot_dfs", "mcts", "refine"})

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic
@@ -158,6 +158,18 @@ class SearchTask(ABC):
         """The final state a reply to :meth:`rollout_request` reaches, or ``None`` when it
         states no usable answer.
         """
+
+    def refine_request(self, state: State, feedback: str) -> ModelRequest:
+        """Ask for a corrected complete solution, given a final ``state`` and a verifier's
+        ``feedback`` on it (PlanGEN's iterative verification). The reply is read with
+        :meth:`parse_rollout` from the root. By default: the rollout prompt, the previous
+        answer as the model's turn, then the feedback.
+        """
+        first = self.rollout_request(self.root())
+        previous = Message.assistant(self.render(state))
+        ask = Message.user(prompts.REFINE_USER.format(feedback=feedback.strip()))
+        return replace(first, messages=(*first.messages, previous, ask), purpose="refine",
+                       metadata={**first.metadata, "candidate": state.answer or ""})
 
     # --- evaluation prompts (model-based scorers use these) ------------------------------------
 

@@ -30,6 +30,8 @@ _KNOWN = frozenset({
     "node_failed", "node_skipped", "model_call_started", "model_call_finished",
     "tool_call_started", "tool_call_finished"})
 _NOTE_FIELDS = ("kind", "run_id", "node_id", "ts")
+DECISION_KINDS = frozenset({"selection", "selection_decision", "arm_finished"})
+"""Events shown as the selection agent's decisions (the trace page's Decisions tab)."""
 
 
 @dataclass(kw_only=True)
@@ -191,8 +193,11 @@ class RunTrace:
 
     @property
     def decisions(self) -> list[dict[str, Any]]:
-        """The selection agent's decisions (events of kind ``selection``)."""
-        return [n for n in self.notes if n.get("kind") == "selection"]
+        """The selection agent's decisions: the plangen planner's ``selection_decision`` (why
+        an arm was chosen) and ``arm_finished`` (what it gave and the reward learnt) events,
+        and a plugin's ``selection`` notes.
+        """
+        return [n for n in self.notes if n.get("kind") in DECISION_KINDS]
 
     def call(self, n: int) -> CallTrace:
         """Call number ``n``; raises :class:`KeyError` naming the valid range."""

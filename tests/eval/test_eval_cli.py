@@ -97,7 +97,7 @@ def dataset(tmp_path: Path, text: str) -> Path:
      r"\(--strict stops at the first malformed record\)$"),
     ('{"question": "What is 1 + 1?", "answer": "2"}\n', ["--metric", "nope"],
      r"^--metric: unknown metric 'nope'; valid metrics: 'choice', 'contains', 'exact', "
-     r"'normalised', 'numeric', 'verifier'$"),
+     r"'natural_plan', 'normalised', 'numeric', 'verifier'$"),
     ('{"question": "What is 1 + 1?", "answer": "2"}\n', ["--metric", '{"kind": "numeric"'],
      r"^--metric '\{\"kind\": \"numeric\"' is not a JSON object: Expecting"),
 ])
@@ -128,7 +128,7 @@ def test_an_unknown_metric_in_the_recipe_names_the_line(tmp_path: Path) -> None:
     code, _, err = run(recipe, "--store", tmp_path / "s.sqlite")
     assert one_line_error(code, err) == (
         f"{recipe}:8: eval.metric: unknown metric 'numerc'; valid metrics: 'choice', "
-        "'contains', 'exact', 'normalised', 'numeric', 'verifier'")
+        "'contains', 'exact', 'natural_plan', 'normalised', 'numeric', 'verifier'")
 
 
 def test_resume_errors_and_a_resumed_eval_keeps_what_it_started_with(tmp_path: Path) -> None:

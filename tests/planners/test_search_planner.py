@@ -42,6 +42,7 @@ GAME24_STRATEGIES: dict[str, dict[str, Any]] = {
     "particle_filter": {"particles": 16},
     "best_of_n": {"n": 100},
     "self_consistency": {"n": 20},
+    "refine": {"strategy": {"kind": "best_of_n", "n": 50}, "rounds": 10},
 }
 
 

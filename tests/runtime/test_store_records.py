@@ -41,6 +41,16 @@ def sample_events() -> list[ev.Event]:
         ev.ModelTextDelta(node_id="n1", call_id=7, purpose="join", text="Fin\u00efsh("),
         ev.StrategyStep(node_id="search", step=3, actions={"propose": 4, "": 1}, failed=1,
                         budget_hit=True),
+        ev.ConstraintsExtracted(source="model:m", family="natural_plan.calendar", count=3,
+                                hard=2, formal=1, ids=("c1", "cé 2", ""), guided=False,
+                                error="invalid after a repair turn: \"x\""),
+        ev.SelectionDecision(family="f", bin="mid", complexity=0.5, rating=None,
+                             features={"constraints": 6.0, "nan": math.nan}, method="thompson",
+                             arms=[{"arm": "best_of_n#1a2b", "pulls": 0, "mean_reward": None,
+                                    "available": True}], chosen="best_of_n#1a2b", round=2,
+                             reason="switch: best verified score so far 0.12"),
+        ev.ArmFinished(arm="formalise_solve", answer=None, verified=None, score=-0.0,
+                       reward=-0.25, model_calls=0, tokens=12, status="failed"),
         ev.RunFinished(status="ok", answer="42", usage=USAGE, error=None),
     ]
 

@@ -239,11 +239,10 @@ def _vote(policy: Policy, text: str, rng: random.Random) -> str:
 
 def reply(policy: Policy, request: ModelRequest, rng: random.Random) -> str:
     """The reply to a Game of 24 request, by purpose."""
-    text = ""
-    for message in reversed(request.messages):
-        if message.role == "user":
-            text = message.content
-            break
+    users = [m.content for m in request.messages if m.role == "user"]
+    # A refinement's last turn is the feedback; the puzzle is in the first (it is solved
+    # afresh: the simulator does not learn from a checker's "wrong").
+    text = (users[0] if request.purpose == "refine" else users[-1]) if users else ""
     if request.purpose in ("judge", "score"):
         return _judge(policy, request, text, rng)
     if request.purpose == "vote":

@@ -31,6 +31,7 @@ from forethought.models.simulated.profile import (
     Profile,
     load_profile,
 )
+from forethought.models.simulated.providers import recognise
 from forethought.models.simulated.spec import parse_spec
 from forethought.models.simulated.task import Instance, SimulatedTask
 
@@ -39,9 +40,10 @@ class SimulatedModel(Model):
     r"""A seeded simulator of a language model (not a language model) for offline use.
 
     What it knows, per request: the task named by ``metadata["instance_id"]``; else the task
-    whose question occurs in a user message (the longest); else an arithmetic expression in
-    the question (``metadata["question"]`` or the last user message), solved exactly; else
-    nothing, and it says "I don't know.".
+    whose question occurs in a user message (the longest); else the task a registered task
+    pack recognises in the question (``metadata["question"]`` or the last user message; see
+    :mod:`~forethought.models.simulated.providers`); else an arithmetic expression in the
+    question, solved exactly; else nothing, and it says "I don't know.".
 
     What it replies depends on ``request.purpose``:
 
@@ -59,6 +61,11 @@ class SimulatedModel(Model):
       Numbering starts after ``metadata["task_offset"]``. Without a calculator on offer
       (``metadata["tools"]``, else the request's tools, else the prompt text), or for a
       non-arithmetic instance, the plan is ``join()`` alone.
+    - ``"rollout"``, ``"refine"``, ``"constraints"``, ``"verify"``, ``"complexity"`` and the
+      graders on a planning instance (:class:`~forethought.models.simulated.planning.
+      SimulatedPlanTask`): plans that neglect constraints, refinement with feedback,
+      constraint extraction, judgements and ratings (see
+      :mod:`~forethought.models.simulated.planning`).
     - ``"join"``: reads ``N. tool(args) -> result`` lines; replies ``Action: Replan(...)`` if a
       task failed and ``metadata["replans_left"]`` is positive, else ``Action: Finish(X)`` with
       the highest-numbered successful result (a known task's answer is drawn as for "answer").
@@ -73,7 +80,8 @@ class SimulatedModel(Model):
     mean ``mean_latency_s``. The call only waits for it with ``sleep=True`` (scaled by
     ``time_scale``); the reported latency is the drawn value either way.
 
-    Structured output (``output_schema``) and native tool calls are not simulated.
+    Native tool calls are not simulated; structured output only for constraint extraction
+    (the reply is the JSON itself, as a model following the schema would write it).
     """
 
     cacheable = False
@@ -82,7 +90,11 @@ class SimulatedModel(Model):
                  skill: float = 0.5, steepness: float = 8.0, distractor_skew: float = 1.5,
                  judge_fpr: float = 0.15, judge_fnr: float = 0.1,
                  judge_difficulty_slope: float = 0.0, score_noise: float = 0.15,
-                 mean_latency_s: float = 0.8, latency_sigma: float = 0.4,
+                 plan_error: float = 0.075, repair_rate: float = 0.8,
+                 extract_omission: float = 0.03, extract_hallucination: float = 0.1,
+                 extract_formal: float = 0.9, extract_invalid: float = 0.05,
+                 rating_noise: float = 0.15, mean_latency_s: float = 0.8,
+                 latency_sigma: float = 0.4,
                  input_price_per_mtok: float = 0.0, output_price_per_mtok: float = 0.0,
                  sleep: bool = False, time_scale: float = 1.0, name: str = "simulated",
                  profile: str | Path | Profile | None = None) -> None:
@@ -99,6 +111,16 @@ class SimulatedModel(Model):
             judge_difficulty_slope: Added to both judge error rates per unit of difficulty
                 above 0.5 (0, the default: the rates do not depend on difficulty).
             score_noise: Standard deviation of ``"score"`` replies.
+            plan_error: Chance that a plan neglects any one constraint of a planning
+                instance (see :mod:`~forethought.models.simulated.planning`).
+            repair_rate: Chance that feedback naming a violated constraint makes a refined
+                plan attend to it.
+            extract_omission: Chance that constraint extraction leaves a constraint out.
+            extract_hallucination: Chance that it adds a constraint the instance lacks.
+            extract_formal: Chance that it writes a constraint's formal check.
+            extract_invalid: Chance that an extraction reply is malformed.
+            rating_noise: Standard deviation of complexity ratings around the true
+                difficulty.
             mean_latency_s: Mean of the simulated latency of a call.
             latency_sigma: Log-space standard deviation of the latency.
             input_price_per_mtok: Dollars per million prompt tokens (0: simulated calls are free).
@@ -122,7 +144,11 @@ class SimulatedModel(Model):
         self.policy = Policy(skill=skill, steepness=steepness, distractor_skew=distractor_skew,
                              judge_fpr=judge_fpr, judge_fnr=judge_fnr,
                              judge_difficulty_slope=judge_difficulty_slope,
-                             score_noise=score_noise)
+                             score_noise=score_noise, plan_error=plan_error,
+                             repair_rate=repair_rate, extract_omission=extract_omission,
+                             extract_hallucination=extract_hallucination,
+                             extract_formal=extract_formal, extract_invalid=extract_invalid,
+                             rating_noise=rating_noise)
         for param, value in (("mean_latency_s", mean_latency_s), ("latency_sigma", latency_sigma),
                              ("input_price_per_mtok", input_price_per_mtok),
                              ("output_price_per_mtok", output_price_per_mtok),
@@ -200,7 +226,12 @@ class SimulatedModel(Model):
                 best = task
         if best is not None:
             return Instance(task=best)
-        instance = _arithmetic_instance(_question(request))
+        question = _question(request)
+        known = recognise(question) if question.strip() else None
+        if known is not None:
+            self.add_tasks([known])
+            return Instance(task=known)
+        instance = _arithmetic_instance(question)
         if instance is not None and self.profile is not None and instance.arithmetic:
             task = replace(instance.task, difficulty=self.profile.difficulty(instance.arithmetic))
             instance = replace(instance, task=task)

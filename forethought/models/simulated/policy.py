@@ -16,6 +16,13 @@ from forethought.models.messages import ModelRequest
 from forethought.models.simulated.answers import extract_answer, fallback_distractors, same_answer
 from forethought.models.simulated.arithmetic import evaluate_steps, plan_mistakes, plan_steps
 from forethought.models.simulated.multistep import is_search_request, search_reply
+from forethought.models.simulated.planning import (
+    AGENT_PURPOSES,
+    PLAN_PURPOSES,
+    SimulatedPlanTask,
+    agent_reply,
+    plan_reply,
+)
 from forethought.models.simulated.stepwise import STEPWISE_PURPOSES, stepwise_reply
 from forethought.models.simulated.task import Instance, SimulatedTask
 
@@ -102,6 +109,13 @@ class Policy:
     judge_fnr: float = 0.1
     judge_difficulty_slope: float = 0.0
     score_noise: float = 0.15
+    plan_error: float = 0.075
+    repair_rate: float = 0.8
+    extract_omission: float = 0.03
+    extract_hallucination: float = 0.1
+    extract_formal: float = 0.9
+    extract_invalid: float = 0.05
+    rating_noise: float = 0.15
 
     def __post_init__(self) -> None:
         check("skill", self.skill, -math.inf)
@@ -111,6 +125,10 @@ class Policy:
         check("judge_fnr", self.judge_fnr, 0.0, 1.0)
         check("judge_difficulty_slope", self.judge_difficulty_slope, -math.inf)
         check("score_noise", self.score_noise, 0.0)
+        for name in ("plan_error", "repair_rate", "extract_omission", "extract_hallucination",
+                     "extract_formal", "extract_invalid"):
+            check(name, getattr(self, name), 0.0, 1.0)
+        check("rating_noise", self.rating_noise, 0.0)
 
     def accuracy(self, difficulty: float) -> float:
         """``1 / (1 + exp(steepness * (difficulty - skill)))``."""
@@ -125,6 +143,11 @@ class Policy:
     def reply(self, request: ModelRequest, instance: Instance | None,
               rng: random.Random) -> str:
         """The text of one sample for ``request``, by its purpose."""
+        task = None if instance is None else instance.task
+        if isinstance(task, SimulatedPlanTask) and request.purpose in PLAN_PURPOSES:
+            return plan_reply(self, request, task, rng)
+        if request.purpose in AGENT_PURPOSES:
+            return agent_reply(self, request, task, rng)
         if is_search_request(request):  # propose, rollout, step, value, vote; Game of 24
             return search_reply(self, request, instance, rng)
         if request.purpose == "judge":

@@ -66,6 +66,7 @@ class NaturalPlanTask(SearchTask):
         self.metadata.setdefault("domain", f"natural_plan.{self.domain}")
         if self.instance_id:
             self.metadata.setdefault("instance", self.instance_id)
+            self.metadata.setdefault("instance_id", self.instance_id)  # simulators match it
 
     @classmethod
     def from_options(cls, question: str, options: dict[str, Any]) -> NaturalPlanTask:

@@ -49,7 +49,7 @@
     $("summary").innerHTML = h + "</div>";
   }
 
-  const decisions = NOTES.filter((n) => n.k === "selection");
+  const decisions = NOTES.filter((n) => ["selection", "selection_decision", "arm_finished"].includes(n.k));
   const TABS = [["graph", "Graph"], ["timeline", "Timeline"], ["calls", `Calls (${CALLS.length})`],
     ["nodes", `Nodes (${NODES.length})`]];
   if (decisions.length) TABS.push(["decisions", `Decisions (${decisions.length})`]);
@@ -209,7 +209,7 @@
     return "<dl class=\"kv\">" + Object.entries(obj).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(typeof v === "object" && v !== null ? json(v) : v)}</dd>`).join("") + "</dl>";
   }
   function decisionsView() {
-    $("decisions").innerHTML = decisions.map((n) => `<div class="card decision"><h4>selection${n.node ? " · node " + esc(n.node) : ""} · +${esc(dur(n.t))}</h4>${dl(n.d)}</div>`).join("");
+    $("decisions").innerHTML = decisions.map((n) => `<div class="card decision"><h4>${esc(n.k)}${n.node ? " · node " + esc(n.node) : ""} · +${esc(dur(n.t))}</h4>${dl(n.d)}</div>`).join("");
   }
   function eventsTable() {
     const rows = NOTES.map((n, i) => `<tr data-note="${i}"><td class="num">+${esc(dur(n.t))}</td><td>${esc(n.k)}</td><td>${esc(n.node === null ? "-" : n.node)}</td><td class="clip">${esc(clip(n.k === "planner" ? (n.d.action || "") + ": " + (n.d.detail || "") : json(n.d), 160))}</td></tr>`);
