@@ -127,7 +127,7 @@ def evaluate(recipe: Path | str | None = None, *, eval_id: str | None = None,
              data: Path | str | None = None, question: str | None = None,
              reference: str | None = None, id_field: str | None = None,
              limit: int | None = None, offset: int | None = None, ids: list[str] | None = None,
-             metric: str | None = None, model: str | None = None,
+             metric: str | None = None, model: str | None = None, planner: str | None = None,
              resume_eval: bool = False, retry_failed: bool = False, strict: bool = False,
              store: Path | str | None = None, backend: str = "local",
              concurrency: int | None = None, address: str | None = None,
@@ -135,7 +135,7 @@ def evaluate(recipe: Path | str | None = None, *, eval_id: str | None = None,
     """Synchronous :func:`aevaluate` with the common overrides as keywords."""
     overrides = Overrides(data=None if data is None else Path(data), question=question,
                           reference=reference, id=id_field, limit=limit, offset=offset, ids=ids,
-                          metric=metric, model=model)
+                          metric=metric, model=model, planner=planner)
     return run_sync(aevaluate(recipe, eval_id=eval_id, overrides=overrides,
                               resume_eval=resume_eval, retry_failed=retry_failed, strict=strict,
                               store=store, backend=backend, concurrency=concurrency,

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 _NEW_EVAL_OPTIONS = {"data": "--data", "question": "--question", "reference": "--reference",
                      "id": "--id-field", "limit": "--limit", "offset": "--offset",
-                     "ids": "--ids", "metric": "--metric", "model": "--model"}
+                     "ids": "--ids", "metric": "--metric", "model": "--model",
+                     "planner": "--planner"}
 """The options that change what an eval runs (so a resumed eval refuses them)."""
 
 
@@ -49,6 +50,9 @@ def eval_command(
     metric: Annotated[str | None, typer.Option(
         help="Metric name, or a JSON object {\"kind\": ..., options}.")] = None,
     model: Annotated[str | None, typer.Option(help="Override the recipe's model.")] = None,
+    planner: Annotated[str | None, typer.Option(
+        help="Override the recipe's planner (a planner kind: llmcompiler, aot, react, search, "
+             "plangen...).")] = None,
     concurrency: Annotated[int | None, typer.Option(
         min=1, help="Instances at once (default: sized to the machine or cluster).")] = None,
     json_output: Annotated[bool, typer.Option(
@@ -87,7 +91,8 @@ def eval_command(
         overrides = Overrides(data=data, question=question, reference=reference, id=id_field,
                               limit=limit, offset=offset,
                               ids=[i.strip() for i in ids.split(",") if i.strip()]
-                              if ids is not None else None, metric=metric, model=model)
+                              if ids is not None else None, metric=metric, model=model,
+                              planner=planner)
         recipe, eval_id = _target(names, resume or retry_failed, overrides)
         report = _run(recipe=recipe, eval_id=eval_id, overrides=overrides,
                       resume_eval=resume, retry_failed=retry_failed, strict=strict, store=store,

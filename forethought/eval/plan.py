@@ -43,6 +43,9 @@ class Overrides:
     metric: str | None = None
     """A metric name, or a JSON object ``{"kind": ..., <option>: ...}``."""
     model: str | None = None
+    planner: str | None = None
+    """A planner kind instead of the recipe's (its default options; the recipe's own options
+    when it names the same kind)."""
 
 
 @dataclass(kw_only=True)
@@ -61,6 +64,8 @@ class EvalSpec:
     simulate: SimulateConfig | None = None
     model: str | None = None
     """Overrides the recipe's model."""
+    planner: str | None = None
+    """Overrides the recipe's planner kind (see :class:`Overrides`)."""
     concurrency: int | None = None
     """The recipe's choice (the command line may override it)."""
     recipe_dir: str | None = None
@@ -72,8 +77,8 @@ class EvalSpec:
                 "name": self.name, "dataset": self.dataset.model_dump(),
                 "metric": self.metric.model_dump(), "budget": self.budget.model_dump(),
                 "simulate": None if self.simulate is None else self.simulate.model_dump(),
-                "model": self.model, "concurrency": self.concurrency,
-                "recipe_dir": self.recipe_dir}
+                "model": self.model, "planner": self.planner,
+                "concurrency": self.concurrency, "recipe_dir": self.recipe_dir}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EvalSpec:
@@ -83,20 +88,28 @@ class EvalSpec:
                    budget=DatasetBudgetConfig.model_validate(data["budget"]),
                    simulate=None if data.get("simulate") is None else
                    SimulateConfig.model_validate(data["simulate"]),
-                   model=data.get("model"), concurrency=data.get("concurrency"),
-                   recipe_dir=data.get("recipe_dir"))
+                   model=data.get("model"), planner=data.get("planner"),
+                   concurrency=data.get("concurrency"), recipe_dir=data.get("recipe_dir"))
 
     def key(self) -> str:
-        """The same recipe text, dataset settings, metric, budget and model: the same eval."""
+        """The same recipe text, dataset settings, metric, budget, model and planner: the same
+        eval.
+        """
         identity = {k: v for k, v in self.to_json().items()
-                    if k not in ("recipe_path", "concurrency")}
+                    if k not in ("recipe_path", "concurrency")
+                    and not (k == "planner" and v is None)}  # keys of evals from before it
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
 
     def recipe(self) -> Recipe:
         from forethought.recipes import parse_recipe
 
-        return parse_recipe(self.recipe_text, path=self.recipe_path or "<recipe>",
-                            base_dir=self.recipe_dir)
+        recipe = parse_recipe(self.recipe_text, path=self.recipe_path or "<recipe>",
+                              base_dir=self.recipe_dir)
+        if self.planner is None or recipe.planner_config().kind == self.planner:
+            return recipe
+        from forethought.recipes.revise import revise_recipe
+
+        return revise_recipe(recipe, planner={"kind": self.planner})
 
     def build_metric(self) -> Metric:
         return metric_from_config(self.metric)
@@ -163,8 +176,14 @@ def spec_from_recipe(recipe_path: Path, overrides: Overrides) -> EvalSpec:
             fields[name] = value
     dataset = _validated(DatasetConfig, fields, "dataset")
     metric = _metric(overrides.metric) if overrides.metric else cfg.metric_config()
-    return EvalSpec(recipe_text=text, recipe_path=str(recipe_path), name=recipe.name,
+    spec = EvalSpec(recipe_text=text, recipe_path=str(recipe_path), name=recipe.name,
                     dataset=dataset, metric=metric, budget=cfg.budget,
-                    simulate=cfg.simulate, model=overrides.model,
+                    simulate=cfg.simulate, model=overrides.model, planner=overrides.planner,
                     concurrency=cfg.concurrency,
                     recipe_dir=str(recipe_path.absolute().parent))
+    if overrides.planner is not None:
+        try:
+            spec.recipe()  # an unknown planner, or one the recipe's tools cannot serve
+        except UserError as exc:
+            raise UserError(f"--planner {overrides.planner!r}: {exc}") from None
+    return spec

@@ -249,3 +249,39 @@ def test_without_matplotlib_the_plot_error_names_the_extra(
     assert result.stderr == ("error: plotting needs matplotlib: pip install "
                              "'forethought[plot]'\n")
     assert not (tmp_path / "p.png").exists()
+
+
+def test_planner_overrides_the_recipes_planner(tmp_path: Path) -> None:
+    recipe = arithmetic_recipe(tmp_path, n=2)
+    store = tmp_path / "s.sqlite"
+    code, out, err = run(recipe, "--planner", "react", "--json", "--store", store,
+                         "-o", tmp_path / "r.jsonl")
+    assert code == 0, err
+    *instances, summary = [json.loads(line) for line in out.splitlines()]
+    assert {r["strategy"] for r in instances} == {"react"}
+    # A different planner is a different eval, and a resumed eval keeps the one it ran with.
+    code, out, err = run(recipe, "--json", "--store", store, "-o", tmp_path / "r2.jsonl")
+    assert code == 0, err
+    assert json.loads(out.splitlines()[-1])["eval_id"] != summary["eval_id"]
+    code, _, err = run("--resume", summary["eval_id"], "--planner", "aot", "--store", store)
+    assert one_line_error(code, err).startswith("--planner changes what an eval runs")
+
+
+def test_planner_naming_the_recipes_own_kind_keeps_its_options(tmp_path: Path) -> None:
+    from forethought.eval.plan import Overrides, spec_from_recipe
+
+    recipe = arithmetic_recipe(tmp_path, n=1)
+    spec = spec_from_recipe(recipe, Overrides(planner="llmcompiler"))
+    planner = spec.recipe().planner_config()
+    assert planner.kind == "llmcompiler" and planner.options()["max_replans"] == 1
+
+
+def test_an_unknown_planner_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    recipe = arithmetic_recipe(tmp_path, n=2)
+    store = tmp_path / "s.sqlite"
+    code, _, err = run(recipe, "--planner", "nosuch", "--store", store)
+    message = one_line_error(code, err)
+    assert message.startswith("--planner 'nosuch': planner.kind: unknown planner 'nosuch'")
+    assert "'llmcompiler'" in message
+    with EvalStore(store) as evals:
+        assert evals.evals() == []
