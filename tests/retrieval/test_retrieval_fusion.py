@@ -186,7 +186,7 @@ def test_defaults_agree_between_the_retriever_and_the_recipe_options() -> None:
     retriever = Retriever(index=RetrievalIndex.build(["a passage"]))
     options = RetrieveOptions(corpus="x")
     assert (retriever.fusion, retriever.weight) == (options.fusion, options.hybrid_weight)
-    assert (retriever.fusion, retriever.weight) == ("dbsf", 0.5)
+    assert (retriever.fusion, retriever.weight) == ("dbsf", 0.7)
 
 
 class _Fixed(Embedder):
