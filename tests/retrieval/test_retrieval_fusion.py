@@ -209,10 +209,10 @@ CORPUS = [Passage(id="a", title="", text="apples and pears"),
 
 async def test_the_retriever_ranks_with_the_fused_scores() -> None:
     embedder = _Fixed([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], [0.0, 1.0])
-    retriever = Retriever(index=RetrievalIndex.build(CORPUS), embedder=embedder)
+    retriever = Retriever(index=RetrievalIndex.build(CORPUS), embedder=embedder, weight=0.5)
     hits = await retriever.asearch("pears", k=3)
-    # a and b tie on BM25 and b is nearer by embedding; c shares no word with the query, so
-    # its being the nearest by embedding is not enough to pass a.
+    # a and b tie on BM25 and b is nearer by embedding; c shares no word with the query, so at
+    # equal weights its being the nearest by embedding is not enough to pass a.
     assert [h.id for h in hits] == ["b", "a", "c"]
     assert [h.rank for h in hits] == [1, 2, 3]
     assert hits[0].bm25_score == hits[1].bm25_score and (hits[0].bm25_score or 0) > 0
@@ -220,6 +220,8 @@ async def test_the_retriever_ranks_with_the_fused_scores() -> None:
     dense = np.asarray(embedder.passages, dtype=np.float32) @ np.asarray(embedder.query)
     fused = fuse(retriever.index.bm25_scores("pears"), dense, weight=0.5)
     assert [h.score for h in hits] == pytest.approx(sorted(fused.tolist(), reverse=True))
+    leaning = Retriever(index=retriever.index, embedder=embedder)  # the default, 0.7
+    assert [h.id for h in await leaning.asearch("pears", k=3)] == ["b", "c", "a"]
     index = RetrievalIndex.build(CORPUS)
     lexical = Retriever(index=index, embedder=embedder, weight=0.0)
     found = [h.id for h in index.search("pears", k=3)]

@@ -3,10 +3,10 @@
 The two score lists live on unrelated scales: BM25 is unbounded and grows with the query's
 length and the rarity of its words, while the cosines of an embedding model such as e5 sit
 in a narrow band (about 0.7 to 0.9 for anything in the language). Fusion must first make them
-comparable. Each way of doing so looks only at a ranker's *candidates*, the ``pool`` passages
-it ranks highest (for BM25, only passages sharing a word with the query), because the long
-tail of a corpus says nothing about how good the top of a ranking is, and a min-max over the
-whole corpus is set by its one most remote passage:
+comparable. ``dbsf`` and ``rrf`` look only at a ranker's *candidates*, the ``pool`` (100)
+passages it ranks highest (for BM25, only passages sharing a word with the query), because
+the long tail of a corpus says nothing about how good the top of a ranking is, and a min-max
+over the whole corpus is set by its one most remote passage:
 
 - ``"dbsf"`` (distribution-based score fusion, the default): each ranker's candidate scores
   are mapped through ``(s - (mu - 3 sigma)) / (6 sigma)``, their mean and standard deviation
@@ -14,14 +14,15 @@ whole corpus is set by its one most remote passage:
   a passage outside a ranker's candidates gets nothing from it. The fused score is
   ``(1 - w) * lexical + w * dense``.
 - ``"weighted"``: ``(1 - w) * bm25 / max(bm25) + w * minmax(cosine)``, both normalised over the
-  whole corpus (the earlier default; e5's narrow band makes its dense term nearly flat at the
-  top, so the mix leans on BM25 whatever ``w`` says).
+  whole corpus (the earlier default). The corpus's most remote passage sets the cosines' low
+  end, so the top of e5's narrow band is squeezed together and the mix leans on BM25 more
+  than ``w`` says.
 - ``"rrf"``: weighted reciprocal rank fusion, ``(1 - w) / (60 + rank_bm25) + w / (60 +
   rank_cosine)``, over each ranker's candidates; scores are ignored, only ranks count.
 
-``w`` is the hybrid weight: 0 ranks by BM25 alone (passages sharing no word with the query are
-not returned), 1 by embeddings alone. Passages no ranker with a non-zero weight proposes score
-``-inf`` and are never returned.
+``w`` is the hybrid weight (0.7 by default, see :data:`.options.DEFAULT_WEIGHT`): 0 ranks by
+BM25 alone (passages sharing no word with the query are not returned), 1 by embeddings alone.
+Passages no ranker with a non-zero weight proposes score ``-inf`` and are never returned.
 """
 
 from __future__ import annotations
