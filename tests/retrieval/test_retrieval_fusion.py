@@ -178,6 +178,9 @@ def test_bad_settings_are_refused() -> None:
         fuse([1.0], [0.5], weight=0.5, fusion="borda")  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"candidate pool must be a positive number.*got 0"):
         fuse([1.0], [0.5], weight=0.5, pool=0)
+    for pool in (True, 2.5):
+        with pytest.raises(UserError, match=rf"candidate pool .* got {pool!r}"):
+            fuse([1.0], [0.5], weight=0.5, pool=pool)  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"unknown fusion 'sum'"):
         Retriever(index=RetrievalIndex.build(["a passage"]), fusion="sum")  # type: ignore[arg-type]
 

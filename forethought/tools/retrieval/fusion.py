@@ -118,7 +118,7 @@ def fuse(bm25: npt.ArrayLike, dense: npt.ArrayLike, *, weight: float,
     """
     weight = check_weight(weight)
     fusion = check_fusion(fusion)
-    if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:  # pyright: ignore[reportUnnecessaryIsInstance]
+    if type(pool) is not int or pool < 1:  # not a bool or float either
         raise UserError(f"the candidate pool must be a positive number of passages, "
                         f"got {pool!r}")
     lexical, semantic = _check_scores("BM25", bm25), _check_scores("embedding", dense)
