@@ -211,8 +211,9 @@ async def test_unreachable_embedding_server() -> None:
 def test_fuse() -> None:
     bm25 = np.array([2.0, 1.0, 0.0], dtype=np.float32)
     dense = np.array([0.0, 0.5, 1.0], dtype=np.float32)
-    assert fuse(bm25, dense, weight=0.5).tolist() == pytest.approx([0.5, 0.5, 0.5])
-    assert fuse(bm25, dense, weight=0.25).tolist() == pytest.approx([0.75, 0.5, 0.25])
+    assert fuse(bm25, dense, weight=0.5, fusion="weighted").tolist() == pytest.approx([0.5] * 3)
+    assert fuse(bm25, dense, weight=0.25,
+                fusion="weighted").tolist() == pytest.approx([0.75, 0.5, 0.25])
     rrf = fuse(bm25, dense, weight=0.5, fusion="rrf")
     assert rrf.tolist() == pytest.approx([0.5 / 61 + 0.5 / 63, 0.5 / 62 + 0.5 / 62, 0.5 / 61])
     with pytest.raises(UserError, match=r"hybrid weight must be between 0 and 1, got 1\.5"):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from forethought.tools.retrieval.embeddings import Embedder
+    from forethought.tools.retrieval.fusion import fuse
     from forethought.tools.retrieval.index import (
         EmbeddingMatrix,
         Hit,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
         passages_from_list,
     )
     from forethought.tools.retrieval.progress import ProgressCallback
-    from forethought.tools.retrieval.retriever import Retriever, fuse, open_index
+    from forethought.tools.retrieval.retriever import Retriever, open_index
     from forethought.tools.retrieval.store import FORMAT_VERSION, Manifest, read_manifest
     from forethought.tools.retrieval.tool import RetrieveFactory, RetrieveTool, retrieve
 
@@ -50,7 +51,7 @@ _EXPORTS: dict[str, str] = {
     "passages_from_list": "passages",
     "ProgressCallback": "progress",
     "Retriever": "retriever",
-    "fuse": "retriever",
+    "fuse": "fusion",
     "open_index": "retriever",
     "FORMAT_VERSION": "store",
     "Manifest": "store",

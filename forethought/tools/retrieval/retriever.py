@@ -1,13 +1,8 @@
 """Searching an index: BM25 alone, or BM25 fused with embedding similarity (hybrid).
 
-Hybrid ranking scores every passage both ways and fuses the two rankings:
-
-- ``"weighted"`` (default): ``(1 - w) * bm25 / max(bm25) + w * minmax(cosine)``, a weighted
-  sum of scores normalised to [0, 1] over the whole corpus;
-- ``"rrf"``: weighted reciprocal rank fusion, ``(1 - w) / (60 + rank_bm25) + w / (60 +
-  rank_cosine)``, where passages sharing no word with the query get no BM25 term.
-
-``w`` is the hybrid weight: 0 ranks by BM25 alone, 1 by embeddings alone.
+Hybrid ranking scores every passage both ways and fuses the two rankings (:mod:`.fusion`:
+distribution-based score fusion by default, or min-max weighting, or reciprocal rank fusion),
+with the hybrid weight ``w``: 0 ranks by BM25 alone, 1 by embeddings alone.
 """
 
 from __future__ import annotations
@@ -19,17 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from forethought._sync import run_sync
-from forethought.exceptions import UserError
+from forethought.exceptions import ModelError, UserError
 from forethought.tools.retrieval.embeddings import Embedder
+from forethought.tools.retrieval.fusion import POOL, best, check_fusion, check_weight, fuse
 from forethought.tools.retrieval.index import (
     Hit,
     IndexSettings,
     RetrievalIndex,
-    Scores,
     check_query,
     fingerprint,
 )
-from forethought.tools.retrieval.options import Fusion
+from forethought.tools.retrieval.options import DEFAULT_FUSION, DEFAULT_WEIGHT, Fusion
 from forethought.tools.retrieval.passages import (
     DEFAULT_FIELDS,
     CorpusFormat,
@@ -39,32 +34,6 @@ from forethought.tools.retrieval.passages import (
 )
 from forethought.tools.retrieval.progress import Progress
 from forethought.tools.retrieval.store import MANIFEST, read_manifest
-
-RRF_K = 60
-
-
-def _ranks(scores: Scores) -> Scores:
-    """1 for the highest score, 2 for the next, ... (ties broken by position)."""
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores), dtype=np.float32)
-    ranks[order] = np.arange(1, len(scores) + 1, dtype=np.float32)
-    return ranks
-
-
-def fuse(bm25: Scores, dense: Scores, *, weight: float, fusion: Fusion = "weighted") -> Scores:
-    """One hybrid score per passage from BM25 scores and cosine similarities."""
-    if not 0.0 <= weight <= 1.0:
-        raise UserError(f"hybrid weight must be between 0 and 1, got {weight!r}")
-    if fusion == "rrf":
-        lexical = np.where(bm25 > 0, (1 - weight) / (RRF_K + _ranks(bm25)), 0.0)
-        return (lexical + weight / (RRF_K + _ranks(dense))).astype(np.float32)
-    if fusion != "weighted":  # pyright: ignore[reportUnnecessaryComparison]
-        raise UserError(f"unknown fusion {fusion!r}; valid: 'weighted', 'rrf'")
-    top = float(bm25.max(initial=0.0))
-    lexical = bm25 / top if top > 0 else np.zeros_like(bm25)
-    low, high = float(dense.min(initial=0.0)), float(dense.max(initial=0.0))
-    semantic = (dense - low) / (high - low) if high > low else np.zeros_like(dense)
-    return ((1 - weight) * lexical + weight * semantic).astype(np.float32)
 
 
 @dataclass(kw_only=True)
@@ -78,16 +47,15 @@ class Retriever:
 
     index: RetrievalIndex
     embedder: Embedder | None = None
-    weight: float = 0.5
+    weight: float = DEFAULT_WEIGHT
     """Hybrid weight of the embedding ranking, from 0 to 1."""
-    fusion: Fusion = "weighted"
+    fusion: Fusion = DEFAULT_FUSION
+    """How the two rankings are fused (see :mod:`.fusion`)."""
     index_path: Path | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.weight <= 1.0:
-            raise UserError(f"hybrid weight must be between 0 and 1, got {self.weight!r}")
-        if self.fusion not in ("weighted", "rrf"):
-            raise UserError(f"unknown fusion {self.fusion!r}; valid: 'weighted', 'rrf'")
+        self.weight = check_weight(self.weight)
+        self.fusion = check_fusion(self.fusion)
         self._lock = asyncio.Lock()
 
     async def aprepare(self, *, progress: Progress = None) -> None:
@@ -115,15 +83,16 @@ class Retriever:
         if query_vector.shape[0] != embeddings.vectors.shape[1]:
             raise UserError(f"the query embedding has {query_vector.shape[0]} dimensions but "
                             f"the stored passage embeddings have {embeddings.vectors.shape[1]}")
+        if not np.isfinite(query_vector).all():
+            raise ModelError(f"embedding model {self.embedder.query_model or self.embedder.model!r}"
+                             f" returned a query vector holding NaN or infinity")
         bm25 = await asyncio.to_thread(self.index.bm25_scores, query)
         dense = (embeddings.vectors @ query_vector).astype(np.float32)
-        fused = fuse(bm25, dense, weight=self.weight, fusion=self.fusion)
-        top = min(k, len(fused))
-        best = np.argpartition(-fused, top - 1)[:top]
-        best = best[np.argsort(-fused[best], kind="stable")]
-        return [self.index.hit(int(i), float(fused[i]), rank, bm25_score=float(bm25[i]),
+        fused = fuse(bm25, dense, weight=self.weight, fusion=self.fusion,
+                     pool=max(POOL, k))
+        return [self.index.hit(i, float(fused[i]), rank, bm25_score=float(bm25[i]),
                                embedding_score=float(dense[i]))
-                for rank, i in enumerate(best.tolist(), start=1) if fused[i] > 0]
+                for rank, i in enumerate(best(fused, k).tolist(), start=1)]
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """Sync form of :meth:`asearch` (not from inside a running event loop)."""
