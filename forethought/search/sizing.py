@@ -14,6 +14,8 @@ import math
 from forethought.exceptions import UserError
 from forethought.search.base import Strategy, strategy_class, strategy_names
 
+_MAX_REFINE_ROUNDS, _MAX_REFINE_WIDTH = 50, 64  # RefineOptions' bounds
+
 
 def sized(name: str, calls: int, *, depth: int, score_calls: int = 1) -> Strategy:
     """The strategy ``name`` sized to spend about ``calls`` model calls (see the module)."""
@@ -40,9 +42,11 @@ def sized(name: str, calls: int, *, depth: int, score_calls: int = 1) -> Strateg
     if name == "tot_dfs":
         return cls.from_options(dict(proposals=3, breadth=3, evaluation="scorer",
                                      max_expansions=max(1, calls // (3 * per_step))))
-    if name == "refine":  # half the calls sample, half refine the best rejected one
+    if name == "refine":  # half the calls sample, half refine the best rejected ones
         half = max(1, calls // (2 * per_step))
-        return cls.from_options(dict(strategy=dict(kind="best_of_n", n=half), rounds=half))
+        rounds = min(half, _MAX_REFINE_ROUNDS)  # past it, each round refines more candidates
+        return cls.from_options(dict(strategy=dict(kind="best_of_n", n=half), rounds=rounds,
+                                     width=min(_MAX_REFINE_WIDTH, max(1, half // rounds))))
     if name == "mcts":
         return cls.from_options(dict(width=3, evaluation="rollout",
                                      simulations=max(1, calls // (3 * (1 + per_step)))))

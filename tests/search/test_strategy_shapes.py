@@ -142,3 +142,14 @@ def test_every_strategy_improves_on_a_single_sample() -> None:
         got = accuracy(tasks, solve(tasks, lambda name=name: sized(name, 48, depth=3),
                                     seed=7, calls=48))
         assert got > single + 0.1, (name, got, single)
+
+
+@pytest.mark.parametrize("calls", [1, 8, 256, 4096])
+def test_every_sized_strategy_builds_at_any_budget(calls: int) -> None:
+    # Sizing must stay within each strategy's option bounds however many calls it is given
+    # (refine's rounds stop at 50; the rest goes into its width).
+    from forethought.search.sizing import _SIZED  # pyright: ignore[reportPrivateUsage]
+
+    for name in sorted(_SIZED):
+        strategy = sized(name, calls, depth=3)
+        assert strategy.name == name
