@@ -1,7 +1,7 @@
 """Adaptive concurrency against a server with a hidden capacity.
 
 The in-repo OpenAI-compatible server (own process, 127.0.0.1) handles at most 64 requests at
-once and answers 429 (no Retry-After) beyond; each reply takes 200 ms. 160 clients call
+once and answers 429 (no Retry-After) beyond; each reply takes 1 s. 160 clients call
 ``LiteLLMModel.request`` back to back for a fixed time, so demand always exceeds capacity.
 Three limits side by side, one after another in one run:
 
@@ -10,8 +10,15 @@ Three limits side by side, one after another in one run:
 - ``adaptive``: ``concurrency="adaptive"`` (starts at 8, bounds 1..256).
 
 Reported: completed requests per second over the run, and for the adaptive limit the time
-until a one-second window first reaches 90% of the optimum's throughput. Targets: adaptive
->= 0.9 of fixed64's throughput, reached within 5 s.
+until a one-second window first reaches 90% of the optimum's throughput (fixed64's mean rate
+over its windows after the first). Targets: adaptive >= 0.9 of fixed64's throughput, reached
+within 5 s.
+
+Why 1 s per reply: the client's own CPU cost per call (LiteLLM's request path, about 10 ms on
+this 2-core machine, the server sharing the cores) caps one process at about 100 calls/s. At
+200 ms per reply the capacity's optimum (320 calls/s) lies beyond that cap, so every limit
+above about 20 measures the client's CPU rather than the limit (measured: fixed64 99 calls/s);
+at 1 s the optimum is 64 calls/s, within the client's reach, and the limit is what decides.
 
 Run: ``uv run python benchmarks/adaptive_concurrency.py [--quick]``
 """
@@ -30,7 +37,7 @@ from forethought.models.litellm_import import import_now
 from forethought.models.litellm_model import LiteLLMModel
 from forethought.models.messages import Message, ModelRequest
 
-CAPACITY, LATENCY_S, CLIENTS = 64, 0.2, 160
+CAPACITY, LATENCY_S, CLIENTS = 64, 1.0, 160
 TARGET_RATIO, TARGET_CONVERGE_S = 0.9, 5.0
 
 
@@ -91,9 +98,10 @@ async def main(quick: bool) -> None:
     for row in results.values():
         row["vs_optimum"] = row["throughput_rps"] / optimum
     adaptive = results["adaptive"]
-    best_window = max(results["fixed64"]["per_second"][1:])
+    steady = results["fixed64"]["per_second"][1:]
+    optimum_rate = sum(steady) / len(steady)
     reached = next((i + 1 for i, n in enumerate(adaptive["per_second"])
-                    if n >= TARGET_RATIO * best_window), None)
+                    if n >= TARGET_RATIO * optimum_rate), None)
     adaptive.update(converged_within_s=reached,
                     target=f">= {TARGET_RATIO} of fixed64, within {TARGET_CONVERGE_S} s",
                     verdict="pass" if adaptive["vs_optimum"] >= TARGET_RATIO and reached is not
