@@ -8,7 +8,7 @@
 #   benchmarks/out/times.txt    start and end time and exit status of each benchmark
 #
 # Run from anywhere: bash benchmarks/run_all.sh
-# Takes about 45 minutes on a 2-core VM (plangen_natural_plan alone about 20, tail_latency 9).
+# Takes about 35 minutes on a 2-core VM (plangen_natural_plan alone about 18, tail_latency 4).
 # Run it on an otherwise idle machine.
 #
 # The sandbox benchmarks need a Docker daemon and the image forethought-sandbox:latest; this
