@@ -151,3 +151,23 @@ def nested(at: Loc = (), *, name_at: Loc | None = None) -> Generator[None, None,
         raise located(exc, at if name_at is None else name_at) from None
     except UserError as exc:
         raise located(exc, at) from None
+
+
+Spec = str | dict[str, Any]
+"""A registered thing named in options: ``"name"``, or ``{kind: "name", <option>: ...}``."""
+
+
+def split_spec(spec: Spec, what: str) -> tuple[str, dict[str, Any]]:
+    """The kind and options of ``spec`` (``what`` names it in the error: "strategy"...)."""
+    if isinstance(spec, str):
+        return spec, {}
+    options = dict(spec)
+    kind = options.pop("kind", None)
+    if not isinstance(kind, str):
+        raise UserError(f"{what} {spec!r} needs a `kind`")
+    return kind, options
+
+
+def name_at(spec: Spec | None) -> Loc:
+    """Where the name is in a spec: the value itself, or its ``kind`` key."""
+    return ("kind",) if isinstance(spec, dict) else ()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import pydantic
 
+from forethought._options import Spec, split_spec
 from forethought._threads import in_thread
 from forethought.eval.builtin_metrics import stated
 from forethought.eval.datasets import fill
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from forethought.search.task import SearchTask
     from forethought.tools.base import Tool
 
-Spec = str | dict[str, Any]
 
 
 class VerifierOptions(pydantic.BaseModel):
@@ -62,16 +62,6 @@ class VerifierOptions(pydantic.BaseModel):
         if self.task is not None and (self.arguments or self.compare or self.tool_options):
             raise ValueError("`arguments`, `compare` and `tool_options` go with `tool`")
         return self
-
-
-def _task_kind(spec: Spec) -> tuple[str, dict[str, Any]]:
-    if isinstance(spec, str):
-        return spec, {}
-    options = dict(spec)
-    kind = options.pop("kind", None)
-    if not isinstance(kind, str):
-        raise UserError(f"verifier task {spec!r} needs a `kind`")
-    return kind, options
 
 
 def fill_arguments(arguments: Mapping[str, Any], record: Mapping[str, Any],
@@ -106,7 +96,7 @@ class VerifierMetric(Metric):
         if task is not None:
             from forethought.search.task import task_names, task_options
 
-            kind, options = _task_kind(task)
+            kind, options = split_spec(task, "verifier task")
             if kind not in task_names():
                 raise UserError(f"verifier: unknown search task {kind!r}; valid tasks: "
                                 f"{', '.join(repr(n) for n in task_names())}")

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 import pydantic
 
-from forethought._options import validate_options
+from forethought._options import split_spec, validate_options
 from forethought.agents.constraint_agent import ConstraintAgent, instance_key
 from forethought.agents.constraints import ConstraintSet
 from forethought.agents.formalise import FormaliseSolve, formalise
@@ -45,7 +45,7 @@ from forethought.agents.selection_stats import MemoryStats, Pull, SelectionStats
 from forethought.agents.verification import ConstraintScorer, VerificationAgent
 from forethought.exceptions import BudgetExceeded, UserError
 from forethought.planners.base import Planner, PlanOutcome
-from forethought.planners.plangen_options import PlanGENOptions, build_strategy, split_spec
+from forethought.planners.plangen_options import PlanGENOptions, build_strategy
 from forethought.runtime.context import RunContext
 from forethought.runtime.events import (
     ArmFinished,

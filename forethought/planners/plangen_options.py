@@ -11,27 +11,10 @@ from typing import Any, Literal
 
 import pydantic
 
-from forethought._options import Loc, nested, validate_options
+from forethought._options import Spec, name_at, nested, split_spec
 from forethought.exceptions import UnknownNameError, UserError
+from forethought.planners.search import check_scorer_spec, check_task_spec
 from forethought.search.base import Strategy, strategy_class, strategy_names
-from forethought.search.scorers import make_scorer
-from forethought.search.task import task_names, task_options
-
-Spec = str | dict[str, Any]
-
-
-def split_spec(spec: Spec, what: str) -> tuple[str, dict[str, Any]]:
-    if isinstance(spec, str):
-        return spec, {}
-    options = dict(spec)
-    kind = options.pop("kind", None)
-    if not isinstance(kind, str):
-        raise UserError(f"{what} {spec!r} needs a `kind`")
-    return kind, options
-
-
-def _name_at(spec: Spec | None) -> Loc:
-    return ("kind",) if isinstance(spec, dict) else ()
 
 
 class _Strict(pydantic.BaseModel):
@@ -198,26 +181,18 @@ class PlanGENOptions(_Strict):
     @pydantic.field_validator("task")
     @classmethod
     def _task(cls, spec: Spec) -> Spec:
-        with nested(name_at=_name_at(spec)):
-            kind, options = split_spec(spec, "task")
-            if kind not in task_names():
-                raise UnknownNameError("search task", kind, task_names())
-            validate_options("search task", kind, task_options(kind), options)
-        return spec
+        return check_task_spec(spec)
 
     @pydantic.field_validator("unguided_scorer", "partial_scorer")
     @classmethod
     def _scorer(cls, spec: Spec | None) -> Spec | None:
-        if spec is not None:
-            with nested(name_at=_name_at(spec)):
-                make_scorer(spec)
-        return spec
+        return check_scorer_spec(spec)
 
     @pydantic.field_validator("strategy")
     @classmethod
     def _strategy(cls, spec: Spec | None) -> Spec | None:
         if spec is not None:
-            with nested(name_at=_name_at(spec)):
+            with nested(name_at=name_at(spec)):
                 kind, options = split_spec(spec, "strategy")
                 arm_class(kind).from_options(options)
         return spec

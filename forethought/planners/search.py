@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import pydantic
 
-from forethought._options import Loc, nested, validate_options
+from forethought._options import Loc, Spec, name_at, nested, split_spec, validate_options
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.planners.base import Planner, PlanOutcome, RerunTarget
 from forethought.runtime.context import RunContext
@@ -30,17 +30,23 @@ from forethought.search.base import Strategy, StrategyResult, strategy_class
 from forethought.search.scorers import Scorer, Staged, ToolScorer, make_scorer
 from forethought.search.task import SearchTask, build_task, task_names, task_options
 
-Spec = str | dict[str, Any]
+
+def check_task_spec(spec: Spec) -> Spec:
+    """``spec`` if it names a registered search task with valid options (a recipe check)."""
+    with nested(name_at=name_at(spec)):
+        kind, options = split_spec(spec, "task")
+        if kind not in task_names():
+            raise UnknownNameError("search task", kind, task_names())
+        validate_options("search task", kind, task_options(kind), options)
+    return spec
 
 
-def _kind(spec: Spec, what: str) -> tuple[str, dict[str, Any]]:
-    if isinstance(spec, str):
-        return spec, {}
-    options = dict(spec)
-    kind = options.pop("kind", None)
-    if not isinstance(kind, str):
-        raise UserError(f"{what} {spec!r} needs a `kind`")
-    return kind, options
+def check_scorer_spec(spec: Spec | None) -> Spec | None:
+    """``spec`` if it is ``None`` or builds a scorer (a recipe check)."""
+    if spec is not None:
+        with nested(name_at=name_at(spec)):
+            make_scorer(spec)
+    return spec
 
 
 class SearchPlannerOptions(pydantic.BaseModel):
@@ -61,28 +67,20 @@ class SearchPlannerOptions(pydantic.BaseModel):
     @pydantic.field_validator("strategy")
     @classmethod
     def _strategy(cls, spec: Spec) -> Spec:
-        with nested(name_at=_name_at(spec)):
-            kind, options = _kind(spec, "strategy")
+        with nested(name_at=name_at(spec)):
+            kind, options = split_spec(spec, "strategy")
             strategy_class(kind).from_options(options)
         return spec
 
     @pydantic.field_validator("task")
     @classmethod
     def _task(cls, spec: Spec) -> Spec:
-        with nested(name_at=_name_at(spec)):
-            kind, options = _kind(spec, "task")
-            if kind not in task_names():
-                raise UnknownNameError("search task", kind, task_names())
-            validate_options("search task", kind, task_options(kind), options)
-        return spec
+        return check_task_spec(spec)
 
     @pydantic.field_validator("scorer", "final_scorer")
     @classmethod
     def _scorer(cls, spec: Spec | None) -> Spec | None:
-        if spec is not None:
-            with nested(name_at=_name_at(spec)):
-                make_scorer(spec)
-        return spec
+        return check_scorer_spec(spec)
 
 
     @pydantic.model_validator(mode="after")
@@ -90,7 +88,7 @@ class SearchPlannerOptions(pydantic.BaseModel):
         # Decided here only when the recipe names the final scorer: otherwise it is the
         # task's exact verifier if the task has one, which only the task knows (the strategy
         # then refuses a non-verifying one when the search starts).
-        kind, options = _kind(self.strategy, "strategy")
+        kind, options = split_spec(self.strategy, "strategy")
         if kind == "best_of_n" and options.get("stop_early") is True \
                 and self.final_scorer is not None and not make_scorer(self.final_scorer).verifies:
             raise ValueError(
@@ -144,11 +142,6 @@ def strategy_outcome(result: StrategyResult, outcome: PlanOutcome) -> PlanOutcom
     return outcome
 
 
-def _name_at(spec: Spec | None) -> Loc:
-    """Where the name is in a spec: the value itself, or its ``kind`` key."""
-    return ("kind",) if isinstance(spec, dict) else ()
-
-
 class SearchPlanner(Planner):
     """Frame the question as a search task and run a strategy on it."""
 
@@ -161,9 +154,9 @@ class SearchPlanner(Planner):
         if isinstance(strategy, Strategy):
             self.strategy = strategy
         else:
-            kind, options = _kind(strategy, "strategy")
+            kind, options = split_spec(strategy, "strategy")
             self.strategy = strategy_class(kind).from_options(options)
-        self.task_kind, self.task_options = _kind(task, "task")
+        self.task_kind, self.task_options = split_spec(task, "task")
         task_options(self.task_kind)  # fails early, naming the valid kinds
         self.scorer = _scorer(scorer)
         self.final_scorer = _scorer(final_scorer)

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, cast
 
 import pydantic
 
-from forethought._options import nested
+from forethought._options import Spec, nested, split_spec
 from forethought.exceptions import UserError
 from forethought.search.base import Candidate, Strategy, StrategyResult, strategy_class
 from forethought.search.machine import Action, Sample, budget_hit
@@ -30,8 +30,6 @@ from forethought.search.ops import Block, SearchLog, SearchStrategy, budget_erro
 from forethought.search.protocol import Flow
 from forethought.search.scorers import Scorer
 from forethought.search.task import SearchTask, State
-
-Spec = str | dict[str, Any]
 
 
 def _done(scorer: Scorer, candidate: Candidate, threshold: float) -> bool:
@@ -99,16 +97,6 @@ def refine(task: SearchTask, log: SearchLog, *, rounds: int, width: int = 1,
     return int(log.stats["refine_rounds"])
 
 
-def _kind(spec: Spec) -> tuple[str, dict[str, Any]]:
-    if isinstance(spec, str):
-        return spec, {}
-    options = dict(spec)
-    kind = options.pop("kind", None)
-    if not isinstance(kind, str):
-        raise UserError(f"strategy {spec!r} needs a `kind`")
-    return kind, options
-
-
 def build_search_strategy(spec: Spec | Strategy) -> SearchStrategy[Any]:
     """The strategy ``spec`` names, which must search a :class:`SearchTask` with a shared log
     (every registered search strategy does).
@@ -116,7 +104,7 @@ def build_search_strategy(spec: Spec | Strategy) -> SearchStrategy[Any]:
     if isinstance(spec, Strategy):
         strategy = spec
     else:
-        kind, options = _kind(spec)
+        kind, options = split_spec(spec, "strategy")
         strategy = strategy_class(kind).from_options(options)
     if not isinstance(strategy, SearchStrategy):
         raise UserError(f"strategy {strategy!r} cannot be refined: it is not a search over a "
