@@ -17,9 +17,19 @@ Rows:
   cross-validation: the weight (0 to 1 in steps of 0.05) that maximises recall@5 on questions
   0-49 ranks questions 50-99 and the reverse (ties: see :func:`pick`); the
   held-out figures are over all questions, each ranked with a weight it did not help choose;
+- ``robustness``: the same selections' held-out recall@5 under other splits: 5 contiguous
+  folds, leave-one-out, and 50 seeded random halvings (mean, min, max), so that a 2-fold
+  figure is not read as more than where the halves happen to fall;
+- ``room``: how much the target leaves: the recall@5 of "either ranker has it in its top
+  5", the grid's best configuration over all questions (in-sample, an upper bound for these
+  fusions), and on how many questions the held-out hybrid beats or trails the better single
+  ranker (one passage is 0.005 of recall here);
 - ``target``: held-out recall@5 with fusion and weight chosen together by the
   cross-validation (beside it, the tool's default over all questions) against max(BM25,
   dense) recall@5.
+
+A ``cv`` row's ``picked`` lists, fold by fold, the configuration that ranked that fold's
+questions (chosen on the other fold).
 
 Target: held-out hybrid recall@5 >= max(BM25, dense) recall@5. Needs the ``local`` extra.
 Figures are for e5-small on 2 CPU cores, about retrieval, not about any language model.
@@ -34,6 +44,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import math
+import random
 import statistics
 import sys
 import time
@@ -54,6 +66,8 @@ MODEL = "local/e5-small"
 WEIGHTS = tuple(round(0.05 * i, 2) for i in range(21))
 UNTUNED = 0.5
 """The weight that favours neither ranker: its figures over all questions are out-of-sample."""
+RANDOM_SPLITS = 50
+"""Seeded random halvings of the questions for the robustness check."""
 Vectors = np.ndarray[Any, np.dtype[np.float32]]
 
 
@@ -138,7 +152,9 @@ async def per_question(retriever: Retriever, questions: list[dict[str, Any]]) ->
 
 
 def mean_over(recalls: Recalls, rows: Sequence[int]) -> dict[str, float]:
-    return {name: statistics.mean(values[i] for i in rows) for name, values in recalls.items()}
+    # fsum, not statistics.mean (exact fractions): the robustness checks call this ~10^5 times
+    return {name: math.fsum(values[i] for i in rows) / len(rows)
+            for name, values in recalls.items()}
 
 
 def pick(grid: dict[tuple[str, float], Recalls], configs: Sequence[tuple[str, float]],
@@ -153,19 +169,58 @@ def pick(grid: dict[tuple[str, float], Recalls], configs: Sequence[tuple[str, fl
     return max(configs, key=merit)
 
 
+Folds = list[list[int]]
+"""The test questions of each fold; a fold's configuration is picked on all the others."""
+
+
+def contiguous_folds(n: int, k: int) -> Folds:
+    """``k`` folds of consecutive questions (``k = 2``: the two halves, the target's
+    protocol; ``k = n``: leave one out)."""
+    return [list(range(i * n // k, (i + 1) * n // k)) for i in range(k)]
+
+
+def random_halves(n: int, seed: int) -> Folds:
+    """Two folds of ``n // 2`` and ``n - n // 2`` questions drawn with ``seed``."""
+    order = random.Random(seed).sample(range(n), n)
+    return [sorted(order[:n // 2]), sorted(order[n // 2:])]
+
+
 def cross_validate(grid: dict[tuple[str, float], Recalls], configs: Sequence[tuple[str, float]],
-                   n: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
-    """Held-out recall over all ``n`` questions with 2 folds (first half, second half)."""
-    halves = (range(n // 2), range(n // 2, n))
+                   folds: Folds) -> tuple[Recalls, list[tuple[str, float]]]:
+    """Per question, the recall of the configuration picked without it (on the other folds),
+    and the picks, fold by fold."""
+    n = len(next(iter(grid.values()))["recall@5"])
     held: Recalls = {f"recall@{k}": [0.0] * n for k in KS}
     picks: list[tuple[str, float]] = []
-    for train, test in ((halves[0], halves[1]), (halves[1], halves[0])):
-        chosen = pick(grid, configs, train)
+    for test in folds:
+        chosen = pick(grid, configs, sorted(set(range(n)) - set(test)))
         picks.append(chosen)
         for name, values in grid[chosen].items():
             for i in test:
                 held[name][i] = values[i]
-    return mean_over(held, range(n)), picks
+    return held, picks
+
+
+def robustness(grid: dict[tuple[str, float], Recalls], configs: Sequence[tuple[str, float]],
+               n: int) -> dict[str, Any]:
+    """Held-out recall@5 of the same selection under other splits than the target's halves:
+    5 folds, leave-one-out, and :data:`RANDOM_SPLITS` seeded random halves (mean, min, max):
+    a check that the 2-fold figure is not an accident of where the halves fall."""
+    def held5(folds: Folds) -> float:
+        return mean_over(cross_validate(grid, configs, folds)[0], range(n))["recall@5"]
+    halves = [held5(random_halves(n, seed)) for seed in range(RANDOM_SPLITS)]
+    return {"heldout_recall@5_5fold": held5(contiguous_folds(n, 5)),
+            "heldout_recall@5_loo": held5(contiguous_folds(n, n)),
+            f"heldout_recall@5_random_halves_x{RANDOM_SPLITS}": {
+                "mean": round(statistics.mean(halves), 4), "min": min(halves),
+                "max": max(halves)}}
+
+
+async def supports_found(retriever: Retriever, questions: list[dict[str, Any]],
+                         k: int) -> list[set[str]]:
+    """Per question, its supporting passages among ``retriever``'s first ``k`` hits."""
+    hits = [await retriever.asearch(q["question"], k) for q in questions]
+    return [q["support"] & {h.id for h in found} for found, q in zip(hits, questions, strict=True)]
 
 
 async def run(quick: bool, cache: Path | None) -> None:
@@ -207,15 +262,17 @@ async def run(quick: bool, cache: Path | None) -> None:
     for label, figures in rows.items():
         print(f"{label:28} " + " ".join(f"{v:6.3f}" for v in figures.values()),
               file=sys.stderr)
-    held_any: dict[str, float] = {}
+    n = len(questions)
+    held_any: Recalls = {}
     for fusion in (*FUSIONS, "any"):
         configs = [(f, w) for f in FUSIONS for w in WEIGHTS if fusion in (f, "any")]
-        held, picks = cross_validate(grid, configs, len(questions))
+        held_rows, picks = cross_validate(grid, configs, contiguous_folds(n, 2))
+        held = mean_over(held_rows, everyone)
         best_in_sample = max(configs, key=lambda c: mean_over(grid[c], everyone)["recall@5"])
         single = mean_over(grid[fusion if fusion != "any" else DEFAULT_FUSION, UNTUNED],
                            everyone)
         if fusion == "any":
-            held_any = held
+            held_any = held_rows
         emit(round_floats({
             "kind": "cv", "fusion": fusion, "folds": "questions 0-49 / 50-99",
             "picked": [{"fusion": f, "weight": w} for f, w in picks],
@@ -228,9 +285,33 @@ async def run(quick: bool, cache: Path | None) -> None:
               + " ".join(f"{v:6.3f}" for v in held.values())
               + f"   picks {picks}; w={UNTUNED} on all: "
               + " ".join(f"{v:.3f}" for v in single.values()), file=sys.stderr)
-    best_single = max(rows["bm25"]["recall@5"], rows["dense"]["recall@5"])
+        checks = robustness(grid, configs, n)
+        emit(round_floats({"kind": "robustness", "fusion": fusion, **checks}, 4))
+        print(f"{'':28} R@5 held-out 5-fold {checks['heldout_recall@5_5fold']:.3f}, "
+              f"leave-one-out {checks['heldout_recall@5_loo']:.3f}, "
+              f"{RANDOM_SPLITS} random halvings "
+              f"{checks[f'heldout_recall@5_random_halves_x{RANDOM_SPLITS}']}", file=sys.stderr)
+    best_label = max(("bm25", "dense"), key=lambda label: rows[label]["recall@5"])
+    best_single = rows[best_label]["recall@5"]
     default_all = mean_over(grid[DEFAULT_FUSION, DEFAULT_WEIGHT], everyone)["recall@5"]
-    heldout = held_any["recall@5"]
+    heldout = mean_over(held_any, everyone)["recall@5"]
+    # What any fusion and weight of the grid could reach here, and what the two rankers'
+    # top 5s hold between them: how much room the target leaves (one passage = 1/(2n)).
+    lexical, semantic = [await supports_found(Retriever(index=index, embedder=embedder,
+                                                        weight=weight), questions, 5)
+                         for weight in (0.0, 1.0)]
+    either = [len(b | d) / len(q["support"])
+              for b, d, q in zip(lexical, semantic, questions, strict=True)]
+    ceiling = max(grid, key=lambda c: mean_over(grid[c], everyone)["recall@5"])
+    diffs = [h - s for h, s in zip(held_any["recall@5"], grid[DEFAULT_FUSION,
+             0.0 if best_label == "bm25" else 1.0]["recall@5"], strict=True)]
+    emit(round_floats({
+        "kind": "room", "either_ranker_top5_recall@5": statistics.mean(either),
+        "best_config_all_questions": {"fusion": ceiling[0], "weight": ceiling[1],
+                                      "recall@5": mean_over(grid[ceiling], everyone)["recall@5"],
+                                      "note": "in-sample: the grid's best on these questions"},
+        "heldout_vs_" + best_label: {"questions_better": sum(d > 0 for d in diffs),
+                                     "questions_worse": sum(d < 0 for d in diffs)}}))
     emit(round_floats({
         "kind": "target", "what": "held-out hybrid recall@5 >= max(bm25, dense)",
         "hybrid_heldout": heldout, "heldout_of": "fusion and weight chosen by 2-fold CV",
