@@ -29,6 +29,12 @@ step) Tree of Thoughts and REBASE sample and rank complete plans, as best-of-N d
 Complexity bins are per-domain terciles of the parser's constraint count (the same for every
 method, unlike the selection agent's own bins, which come from its estimate).
 
+Targets (``kind: target`` lines; the exit status is 1 when one judged on fails): guided beats
+unguided for every algorithm, in both regimes; the selection agent reaches the best fixed
+strategy's accuracy (within two points) with at most a quarter of the calls best-of-N needs
+for it, and a second pass is cheaper at equal accuracy, judged with the parser's
+constraints (see :data:`SCOPE`).
+
     uv run python benchmarks/plangen_natural_plan.py            # 3 x 100 instances, 3 seeds
     uv run python benchmarks/plangen_natural_plan.py --seeds 1  # one seed (a third the time)
     uv run python benchmarks/plangen_natural_plan.py --quick    # 10 per domain, smoke only
@@ -175,8 +181,19 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
             "verified": sum(o.verified is True for o in outcomes) / len(outcomes)}
 
 
+SCOPE = {"parser": "issue target", "extracted": "extra (reported, not the issue's target)"}
+"""Which rows the issue's targets are judged on. NATURAL PLAN supplies each instance's
+constraints from its parser (the issue: "a task may instead supply constraints directly
+(NATURAL PLAN below does, from its parser)"), so the parser regime is the benchmark's. The
+extracted regime is a stress test of the constraint agent added here: its selection rows
+pay for the extraction, the complexity rating and at least one model plan with its checks
+(about 3.3 calls at least on calendar), against a quarter of best-of-N's 11.5 (2.9), so the
+quarter cannot be met there whatever the bandit does; its verdicts are printed all the same.
+Guided-beats-unguided is judged in both regimes."""
+
+
 def targets(domain: str, table: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
-    """The issue's three targets, in each constraint regime."""
+    """The issue's three targets, in each constraint regime (``scope`` says which count)."""
     out: list[dict[str, Any]] = []
     for name in ALGORITHMS:
         unguided = table[(name, "unguided")]["accuracy"]
@@ -184,6 +201,7 @@ def targets(domain: str, table: dict[tuple[str, str], dict[str, Any]]) -> list[d
             guided = table[(name, regime)]["accuracy"]
             out.append({"target": "guided_beats_unguided", "domain": domain, "method": name,
                         "regime": regime, "guided": guided, "unguided": unguided,
+                        "scope": "issue target",
                         "verdict": "pass" if guided > unguided else "fail"})
     fixed = [m for m in table if not m[0].startswith(("selection", "mixture", "best_of_n_"))]
     for regime in ("parser", "extracted"):
@@ -203,14 +221,14 @@ def targets(domain: str, table: dict[tuple[str, str], dict[str, Any]]) -> list[d
                             "best_fixed_accuracy": best, "selection_accuracy": sel["accuracy"],
                             "selection_calls": sel["calls"], "best_of_n_calls": bon_calls,
                             "best_of_n_reaches_it": needed is not None,
-                            "verdict": "pass" if ok else "fail"})
+                            "scope": SCOPE[regime], "verdict": "pass" if ok else "fail"})
             one, two = table[(f"{name}_pass1", regime)], table[(f"{name}_pass2", regime)]
             cheaper = (two["calls"] < one["calls"]
                        and two["accuracy"] >= one["accuracy"] - TOLERANCE)
             out.append({"target": "second_pass_cheaper", "domain": domain, "regime": regime,
                         "method": name, "pass1_calls": one["calls"],
                         "pass2_calls": two["calls"], "pass1_accuracy": one["accuracy"],
-                        "pass2_accuracy": two["accuracy"],
+                        "pass2_accuracy": two["accuracy"], "scope": SCOPE[regime],
                         "verdict": "pass" if cheaper else "fail"})
     return out
 
@@ -268,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                                            "bin": b, **by_bin[(row.method, row.regime, b)]}, 4))
             show(domain, table, by_bin)
             for t in targets(domain, table):
-                failed += t["verdict"] == "fail"
+                failed += t["verdict"] == "fail" and t["scope"] == "issue target"
                 emit(round_floats({"kind": "target", **t}, 4))
     return 0 if args.quick or not failed else 1
 

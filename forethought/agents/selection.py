@@ -12,11 +12,19 @@ scorer's value in [0, 1] (accepted answers score at least 0.5), minus the comput
 ``reward = quality - cost_weight * min(1, model_calls / call_scale)``. So an arm that is as
 good and cheaper wins, which is what lets the agent spend little where little is enough.
 
-**Choice.** ``method="ucb"`` is PlanGEN's modified UCB (Parmar et al., 2025), with a prior
-that decays:
+**Ceiling.** Quality is at most 1, so an arm can never be worth more than
+``1 - cost_weight * min(1, calls / call_scale)``, ``calls`` being what its answers have cost
+(in this bin, or, in a bin that has not tried it, over the family's other bins: cost varies
+far less between bins than quality does; 1 while nothing is known). Both methods hold an
+arm's score at or below this ceiling, and arms held at the same ceiling go to the one whose
+uncut score was higher. Without it the bandit keeps paying to learn the quality of an arm
+that could not win even if perfect.
 
-    score(a) = mean_reward(a) + exploration * sqrt(ln(T + 1) / (n(a) + 1))
-               + prior_weight * prior(a, complexity) / (n(a) + 1)
+**Choice.** ``method="ucb"`` is PlanGEN's modified UCB (Parmar et al., 2025), with a prior
+that decays, held at the ceiling:
+
+    score(a) = min(ceiling(a), mean_reward(a) + exploration * sqrt(ln(T + 1) / (n(a) + 1))
+                               + prior_weight * prior(a, complexity) / (n(a) + 1))
 
 where ``n(a)`` is the arm's pulls in this context and ``T`` their sum. ``prior(a, c)`` says
 which arms suit an instance of complexity ``c`` before anything is learnt: by default arms are
@@ -26,15 +34,21 @@ may give its own prior (one value, or one per bin). The prior's weight falls as 
 pulled, so what is learnt takes over. ``method="thompson"`` (the default) samples instead:
 each arm's mean reward has a normal posterior whose prior mean is ``prior(a, c)`` with the
 weight of one pull and whose spread is the arm's observed quality deviation (at least 0.05)
-over the square root of its pulls plus one, times ``exploration``; the arm with the largest
-draw is chosen (seeded per instance and round, so runs repeat).
+over the square root of its pulls plus one, times ``exploration``, truncated at the arm's
+ceiling; the arm with the largest draw is chosen (seeded per instance and round, so runs
+repeat).
 
-Why Thompson by default: UCB pulls every other arm about ``ln T / gap**2`` times, which over a
-dataset of a hundred instances in three bins is most of the dataset. On NATURAL PLAN with the
-simulator and the parser's constraints (benchmarks/plangen_natural_plan.py), UCB spent 3.3 to
-3.8 model calls per instance on its second pass over the data, Thompson sampling 1.1 to 1.3
-(one of them the complexity rating), at the same accuracy: an arm that never fails has a
-narrow posterior and is exploited at once.
+What the ceiling changed, on NATURAL PLAN with the simulator and the parser's constraints
+(benchmarks/plangen_natural_plan.py), where formalise-and-solve answers every instance
+without a model call and is exact: before it, Thompson sampling tried every arm twice in
+every bin (a best-of-8 costs 8 calls each time) and UCB kept returning to them, so a first
+pass over the data cost 2.0 to 2.4 calls per instance (Thompson) and 4.1 to 4.4 (UCB); with
+it, 1.3 to 1.9 and 1.2, one of them the complexity rating, at the same accuracy.
+
+Why Thompson by default: with the constraint agent's extracted constraints, whose verdicts
+are noisy, UCB settles on cheap arms too soon (meeting planning: 0.70 accuracy on its first
+pass against Thompson's 0.79, the best fixed strategy's level), while with exact constraints
+the two cost about the same.
 """
 
 from __future__ import annotations
@@ -46,6 +60,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any, Literal
 
 from forethought.agents import prompts
@@ -115,11 +130,18 @@ class ArmScore:
     bonus: float
     score: float
     available: bool
+    ceiling: float = 1.0
+    """The highest mean reward the arm can reach: a perfect answer less what its answers are
+    known to cost (see :meth:`SelectionAgent.ceiling`); its score never exceeds this."""
+    unbounded: float | None = None
+    """What the score would be without the ceiling (UCB's index; Thompson's posterior mean):
+    it breaks ties between arms held at the same ceiling (``None``: the score itself)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"arm": self.arm, "pulls": self.pulls, "mean_reward": round(self.mean_reward, 4),
                 "prior": round(self.prior, 4), "bonus": round(self.bonus, 4),
-                "score": round(self.score, 4), "available": self.available}
+                "ceiling": round(self.ceiling, 4), "score": round(self.score, 4),
+                "available": self.available}
 
 
 @dataclass(kw_only=True)
@@ -214,6 +236,19 @@ class SelectionAgent:
             return 0.0
         return self.reward(stats.mean_quality, stats.mean_calls)
 
+    def ceiling(self, here: ArmStats, family: ArmStats | None = None) -> float:
+        """The highest mean reward an arm can reach: quality 1 less the cost of its answers
+        so far, in this context or else in the family's other bins (1 when nothing is known).
+
+        Quality is bounded by 1, so an arm whose cost is known can never be worth more than
+        this, however unsure its quality still is; bounding its score by it stops the
+        bandit from paying again and again to learn the quality of an arm that could not
+        win even if perfect.
+        """
+        known = here if here.pulls else family if family is not None and family.pulls \
+            else None
+        return 1.0 if known is None else self.reward(1.0, known.mean_calls)
+
     def prior(self, arms: list[Arm], index: int, complexity: Complexity,
               priors: Mapping[str, float] | None = None) -> float:
         given = arms[index].prior
@@ -228,12 +263,14 @@ class SelectionAgent:
         position = index / (len(arms) - 1) if len(arms) > 1 else 0.0
         return 1.0 - abs(complexity.value - position)
 
-    def scores(self, arms: list[Arm], stats: dict[str, ArmStats], complexity: Complexity, *,
-               exclude: set[str], rng: random.Random,
-               priors: Mapping[str, float] | None = None) -> list[ArmScore]:
+    def scores(self, arms: list[Arm], stats: Mapping[str, ArmStats], complexity: Complexity,
+               *, exclude: set[str], rng: random.Random,
+               priors: Mapping[str, float] | None = None,
+               family: Mapping[str, ArmStats] | None = None) -> list[ArmScore]:
         """Every arm's score (unavailable arms, those in ``exclude``, are scored but not
         eligible). ``priors`` gives this instance's prior of arms (by name) that set none of
-        their own.
+        their own; ``family`` the arms' records over every bin of the task family (for
+        the cost of arms this bin has not tried).
         """
         total = sum(stats[a.key].pulls for a in arms if a.key in stats)
         out: list[ArmScore] = []
@@ -241,31 +278,54 @@ class SelectionAgent:
             s = stats.get(arm.key, ArmStats())
             mean = self.mean_reward(s)
             prior = self.prior(arms, i, complexity, priors)
+            ceiling = self.ceiling(s, None if family is None else family.get(arm.key))
             if self.method == "ucb":
                 bonus = self.exploration * math.sqrt(math.log(total + 1) / (s.pulls + 1))
                 prior_term = self.prior_weight * prior / (s.pulls + 1)
-                value = mean + bonus + prior_term
+                unbounded = mean + bonus + prior_term
+                value = min(unbounded, ceiling)
             else:
-                posterior = (prior + s.pulls * mean) / (1 + s.pulls)
+                posterior = unbounded = (prior + s.pulls * mean) / (1 + s.pulls)
                 spread = max(s.quality_sd, 0.05) / math.sqrt(1 + s.pulls)
-                value = rng.gauss(posterior, spread * max(self.exploration, 1e-9))
+                value = _draw_below(rng, posterior, spread * max(self.exploration, 1e-9),
+                                    ceiling)
                 bonus = value - posterior
             out.append(ArmScore(arm=arm.name, pulls=s.pulls, mean_reward=mean, prior=prior,
-                                bonus=bonus, score=value, available=arm.name not in exclude))
+                                bonus=bonus, score=value, available=arm.name not in exclude,
+                                ceiling=ceiling, unbounded=unbounded))
         return out
 
-    def choose(self, arms: list[Arm], stats: dict[str, ArmStats], complexity: Complexity, *,
-               exclude: set[str], rng: random.Random,
-               priors: Mapping[str, float] | None = None) -> tuple[Arm | None, list[ArmScore]]:
-        """The best available arm (the first listed on a tie) and every arm's score;
-        ``None`` when every arm is excluded.
+    def choose(self, arms: list[Arm], stats: Mapping[str, ArmStats], complexity: Complexity,
+               *, exclude: set[str], rng: random.Random,
+               priors: Mapping[str, float] | None = None,
+               family: Mapping[str, ArmStats] | None = None
+               ) -> tuple[Arm | None, list[ArmScore]]:
+        """The best available arm and every arm's score; ``None`` when every arm is
+        excluded. Of arms with the same score (held at the same ceiling), the one whose score
+        was cut most wins (the most promising, or least known), then the first listed.
         """
-        scored = self.scores(arms, stats, complexity, exclude=exclude, rng=rng, priors=priors)
+        scored = self.scores(arms, stats, complexity, exclude=exclude, rng=rng, priors=priors,
+                             family=family)
+
+        def rank(s: ArmScore) -> tuple[float, float]:
+            return s.score, s.score if s.unbounded is None else s.unbounded
+
         best: int | None = None
         for i, s in enumerate(scored):
-            if s.available and (best is None or s.score > scored[best].score):
+            if s.available and (best is None or rank(s) > rank(scored[best])):
                 best = i
         return (None if best is None else arms[best]), scored
+
+
+def _draw_below(rng: random.Random, mean: float, sd: float, ceiling: float) -> float:
+    """A draw from the normal posterior ``N(mean, sd)`` truncated above at ``ceiling`` (by
+    inverting its distribution function, one uniform draw each).
+    """
+    posterior = NormalDist(mean, sd)
+    below = posterior.cdf(ceiling)
+    if below < 1e-12:  # the posterior lies (almost) wholly above what the arm can reach
+        return ceiling
+    return min(ceiling, posterior.inv_cdf(max(rng.random() * below, 1e-300)))
 
 
 __all__ = ["BIN_NAMES", "Arm", "ArmScore", "Complexity", "SelectionAgent", "parse_rating"]

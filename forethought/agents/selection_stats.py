@@ -73,6 +73,14 @@ class ArmStats:
         return self.accepted / self.pulls if self.pulls else 0.0
 
 
+def _added(a: ArmStats | None, b: ArmStats) -> ArmStats:
+    if a is None:
+        return ArmStats(**vars(b))
+    return ArmStats(pulls=a.pulls + b.pulls, quality_sum=a.quality_sum + b.quality_sum,
+                    quality_sq=a.quality_sq + b.quality_sq, accepted=a.accepted + b.accepted,
+                    calls_sum=a.calls_sum + b.calls_sum, tokens_sum=a.tokens_sum + b.tokens_sum)
+
+
 @dataclass(kw_only=True, frozen=True)
 class Pull:
     """One arm's outcome on one instance."""
@@ -96,6 +104,13 @@ class SelectionStats(ABC):
     def update(self, family: str, bin_: str, arm: str, pull: Pull) -> None:
         """Add one pull of ``arm``."""
 
+    @abstractmethod
+    def across_bins(self, family: str) -> dict[str, ArmStats]:
+        """Every arm's record in ``family``, its bins added together (what an arm costs
+        varies far less between bins than how well it does, so this is where a bin that has
+        not tried an arm yet learns its cost).
+        """
+
 
 class MemoryStats(SelectionStats):
     """Statistics in memory (lost with the process)."""
@@ -118,6 +133,15 @@ class MemoryStats(SelectionStats):
             s.accepted += int(pull.accepted)
             s.calls_sum += pull.calls
             s.tokens_sum += pull.tokens
+
+    def across_bins(self, family: str) -> dict[str, ArmStats]:
+        with self._lock:
+            out: dict[str, ArmStats] = {}
+            for (fam, _), known in self._data.items():
+                if fam == family:
+                    for arm, s in known.items():
+                        out[arm] = _added(out.get(arm), s)
+            return out
 
 
 class SqliteStats(SelectionStats):
@@ -161,6 +185,15 @@ class SqliteStats(SelectionStats):
                 "tokens_sum = tokens_sum + excluded.tokens_sum, updated = excluded.updated",
                 (family, bin_, arm, pull.quality, pull.quality ** 2, int(pull.accepted),
                  float(pull.calls), float(pull.tokens), time.time()))
+
+    def across_bins(self, family: str) -> dict[str, ArmStats]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT arm, SUM(pulls), SUM(quality_sum), SUM(quality_sq), SUM(accepted), "
+                "SUM(calls_sum), SUM(tokens_sum) FROM selection_stats WHERE family=? "
+                "GROUP BY arm", (family,)).fetchall()
+        return {r[0]: ArmStats(pulls=r[1], quality_sum=r[2], quality_sq=r[3], accepted=r[4],
+                               calls_sum=r[5], tokens_sum=r[6]) for r in rows}
 
     def forget(self, family: str | None = None) -> int:
         """Delete what was learnt (for ``family``, or everything); returns the rows deleted."""

@@ -189,7 +189,8 @@ class PlanGENPlanner(Planner):
         for round_ in range(1, (mixture.max_arms if mixture.enabled else 1) + 1):
             rng = random.Random(f"{agent.seed}|{ident}|{round_}")
             arm, scores = agent.choose(arms, stats.get(family, bin_), complexity,
-                                       exclude=tried, rng=rng, priors=priors)
+                                       exclude=tried, rng=rng, priors=priors,
+                                       family=stats.across_bins(family))
             if arm is None:
                 break
             self._emit(ctx, SelectionDecision(

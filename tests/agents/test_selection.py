@@ -87,8 +87,75 @@ def test_ucb_scores_follow_the_formula() -> None:
     total = 4
     cheap = 0.8 - 0.25 * 1 / 32 + math.sqrt(math.log(total + 1) / 4) + 0.5 * 0.9 / 4
     dear = 0.9 - 0.25 * 16 / 32 + math.sqrt(math.log(total + 1) / 2) + 0.5 * 0.1 / 2
-    assert [s.score for s in scored] == [pytest.approx(cheap), pytest.approx(dear)]
+    assert [s.unbounded for s in scored] == [pytest.approx(cheap), pytest.approx(dear)]
+    # each score is held at its ceiling: a perfect answer less what the arm is known to cost
+    ceilings = [1 - 0.25 * 1 / 32, 1 - 0.25 * 16 / 32]
+    assert [s.ceiling for s in scored] == [pytest.approx(c) for c in ceilings]
+    assert [s.score for s in scored] == [pytest.approx(min(u, c)) for u, c in
+                                         zip((cheap, dear), ceilings, strict=True)]
     assert [s.prior for s in scored] == [pytest.approx(0.9), pytest.approx(0.1)]
+
+
+def test_the_ceiling_is_a_perfect_answer_less_the_known_cost() -> None:
+    agent = SelectionAgent(cost_weight=0.5, call_scale=16)
+    assert agent.ceiling(ArmStats()) == 1.0  # nothing known: quality 1 at no cost
+    here = stats(a=(2, 0.3, 8.0))["a"]
+    assert agent.ceiling(here) == pytest.approx(0.75)
+    family = stats(a=(4, 0.9, 32.0))["a"]
+    assert agent.ceiling(here, family) == pytest.approx(0.75)  # this bin's own cost first
+    assert agent.ceiling(ArmStats(), family) == pytest.approx(0.5)  # else the family's
+    assert SelectionAgent(cost_weight=0).ceiling(here) == 1.0
+
+
+@pytest.mark.parametrize("method", ["ucb", "thompson"])
+def test_an_arm_that_could_not_win_even_if_perfect_is_not_explored(method: str) -> None:
+    agent = SelectionAgent(method=method)  # type: ignore[arg-type]
+    a = arms("free", "dear")
+    hard = Complexity(value=0.9, bin="high")  # where the prior favours "dear"
+    # "free" is perfect at no cost; "dear" was tried once (so its quality is unsure, which
+    # UCB's bonus and Thompson's wide posterior would pay to find out) and costs 8 calls
+    learnt = stats(**{a[0].key: (10, 1.0, 0.0), a[1].key: (1, 1.0, 8.0)})
+    for i in range(50):
+        chosen, scored = agent.choose(a, learnt, hard, exclude=set(), rng=random.Random(i))
+        assert chosen is not None and chosen.name == "free"
+        assert all(s.score <= s.ceiling + 1e-12 for s in scored)
+        assert scored[1].ceiling == pytest.approx(0.75)
+    # the cost learnt in another bin bounds an arm this bin has never tried
+    other = {a[0].key: learnt[a[0].key]}
+    family = {a[1].key: ArmStats(pulls=3, quality_sum=3.0, quality_sq=3.0, calls_sum=24.0)}
+    for i in range(50):
+        chosen, scored = agent.choose(a, other, hard, exclude=set(), rng=random.Random(i),
+                                      family=family)
+        assert chosen is not None and chosen.name == "free"
+        assert scored[1].pulls == 0 and scored[1].ceiling == pytest.approx(0.75)
+    # without the family's record the untried arm's cost is unknown and it may be explored
+    untried = [agent.choose(a, other, hard, exclude=set(), rng=random.Random(i))[0]
+               for i in range(50)]
+    assert any(c is not None and c.name == "dear" for c in untried)
+
+
+def test_arms_held_at_the_same_ceiling_go_to_the_one_cut_most() -> None:
+    agent = SelectionAgent(method="ucb", cost_weight=0.0)
+    a = arms("known", "untried")
+    # a middling arm listed first must not win every tie at the ceiling on its position
+    learnt = stats(**{a[0].key: (5, 0.6, 0.0)})
+    chosen, scored = agent.choose(a, learnt, LOW, exclude=set(), rng=random.Random(0))
+    assert [s.score for s in scored] == [1.0, 1.0]
+    assert scored[1].unbounded is not None and scored[0].unbounded is not None
+    assert scored[1].unbounded > scored[0].unbounded
+    assert chosen is not None and chosen.name == "untried"
+
+
+def test_thompson_draws_stay_below_the_ceiling_and_repeat_with_the_seed() -> None:
+    agent = SelectionAgent(exploration=3.0)
+    a = arms("x")
+    learnt = stats(**{a[0].key: (1, 0.2, 16.0)})  # ceiling 0.5, posterior mean above it
+    draws = [agent.scores(a, learnt, Complexity(value=0.0, bin="low"), exclude=set(),
+                          rng=random.Random(i))[0].score for i in range(200)]
+    assert max(draws) <= 0.5 and min(draws) < 0.4
+    assert draws[:5] == [agent.scores(a, learnt, Complexity(value=0.0, bin="low"),
+                                      exclude=set(), rng=random.Random(i))[0].score
+                         for i in range(5)]
 
 
 def test_the_prior_decides_first_then_decays() -> None:
@@ -185,3 +252,21 @@ def test_sqlite_statistics_persist_and_add_up_across_writers(tmp_path: Path) -> 
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "selection_stats" in tables
     assert first.forget("f") == 2 and SqliteStats(path).get("f", "low") == {}
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_statistics_across_bins_add_the_bins_of_one_family(kind: str, tmp_path: Path) -> None:
+    store = MemoryStats() if kind == "memory" else SqliteStats(tmp_path / "runs.sqlite")
+    store.update("f", "low", "a", Pull(quality=1.0, accepted=True, calls=2, tokens=10))
+    store.update("f", "high", "a", Pull(quality=0.0, accepted=False, calls=6, tokens=30))
+    store.update("f", "high", "b", Pull(quality=0.5, accepted=False, calls=1, tokens=1))
+    store.update("g", "low", "a", Pull(quality=1.0, accepted=True, calls=100, tokens=1))
+    family = store.across_bins("f")
+    assert sorted(family) == ["a", "b"]
+    a = family["a"]
+    assert (a.pulls, a.mean_quality, a.accepted, a.mean_calls, a.tokens_sum) == \
+        (2, 0.5, 1, 4.0, 40.0)
+    assert family["b"].pulls == 1 and store.across_bins("nobody") == {}
+    a.pulls = 99
+    assert store.across_bins("f")["a"].pulls == 2  # a copy
+    assert store.get("f", "low")["a"].pulls == 1  # the bins themselves are unchanged

@@ -109,7 +109,8 @@ def test_a_natural_plan_instance_with_the_parsers_constraints() -> None:
     assert [a["arm"] for a in decision["arms"]] == ["formalise_solve", "zero_shot", "refine",
                                                      "best_of_n", "tot_bfs", "rebase"]
     assert set(decision["arms"][0]) == {"arm", "pulls", "mean_reward", "prior", "bonus",
-                                        "score", "available"}
+                                        "ceiling", "score", "available"}
+    assert all(a["score"] <= a["ceiling"] for a in decision["arms"])
     assert decision["arms"][0]["prior"] == 1.0  # z3 expresses every constraint here
     assert decision["chosen"] == max(decision["arms"], key=lambda a: a["score"])["arm"]
     finished = kinds(events, "arm_finished")
@@ -204,7 +205,9 @@ def test_without_mixture_one_arm_decides() -> None:
 def test_a_budget_spent_mid_mixture_returns_the_best_so_far_partial() -> None:
     replies = iter(["Here is the proposed time: Monday, 9:00 - 10:00",
                     "Here is the proposed time: Monday, 11:00 - 12:00"] * 10)
-    planner = PlanGENPlanner(task="natural_plan_calendar", selection={"rate": False},
+    # exploration 0: the arms are taken in the order of their priors
+    planner = PlanGENPlanner(task="natural_plan_calendar",
+                             selection={"rate": False, "exploration": 0},
                              arms=[{"kind": "best_of_n", "name": "one", "n": 1, "prior": 1.0},
                                    {"kind": "best_of_n", "name": "many", "n": 8, "prior": 0.5},
                                    {"kind": "formalise_solve", "prior": 0.0}])
@@ -218,7 +221,9 @@ def test_a_budget_spent_mid_mixture_returns_the_best_so_far_partial() -> None:
 
 
 def test_a_budget_spent_exactly_between_arms_stops_the_mixture() -> None:
-    planner = PlanGENPlanner(task="natural_plan_calendar", selection={"rate": False},
+    # exploration 0: the arms are taken in the order of their priors
+    planner = PlanGENPlanner(task="natural_plan_calendar",
+                             selection={"rate": False, "exploration": 0},
                              arms=[{"kind": "best_of_n", "name": "one", "n": 1, "prior": 1.0},
                                    {"kind": "formalise_solve", "prior": 0.0}])
     result, events = run(planner, cal_543().prompt_5shot,
