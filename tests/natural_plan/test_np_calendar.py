@@ -100,6 +100,17 @@ def test_an_answer_without_a_slot_violates_everything() -> None:
     assert verdict.score == -100.0
 
 
+def test_an_answer_whose_times_are_not_clock_times_violates_everything() -> None:
+    # SmolLM2 once proposed this; it must be judged, not crash the run
+    answer = "Here is the proposed time: Monday, 26:30 - 27:30"
+    assert parse_slot(answer) is None
+    verdict = verify_plan(instance_constraints(by_id("calendar",
+                                                     "calendar_scheduling_example_543")), answer)
+    assert {r.status for r in verdict.results} == {"violated"}
+    assert verdict.results[0].reason == ("the answer's meeting time is not valid: '26:30' is "
+                                         "not a 24-hour time such as 9:30 or 17:00")
+
+
 # --- mutations of every golden plan fail, naming the constraint they break ---------------------
 
 def test_a_meeting_moved_into_a_busy_slot_names_whose_calendar() -> None:

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from np_support import by_id, instances
 
 from forethought.agents.constraints import check_constraints
@@ -130,3 +132,36 @@ def test_the_instances_are_read_whole() -> None:
     meeting = by_id("meeting", "meeting_planning_example_389")
     assert meeting.golden_plan.startswith("You start at Haight-Ashbury at 9:00AM. You travel")
     assert asyncio.iscoroutinefunction(check_constraints)
+
+
+_NUMBER = st.one_of(st.integers(min_value=0, max_value=99),
+                    st.integers(min_value=0, max_value=10**12)).map(str)
+_CLOCK = st.builds(lambda h, m, suffix: f"{h}:{m}{suffix}", _NUMBER, _NUMBER,
+                   st.sampled_from(["", "AM", "PM", "am"]))
+_ANSWER = st.one_of(
+    st.text(max_size=200),
+    st.builds("Here is the proposed time: {}, {} - {}".format,
+              st.sampled_from(["Monday", "Sunday", "Day"]), _CLOCK, _CLOCK),
+    st.builds("You start at {} at {}. You travel to {} in {} minutes and arrive at {}. "
+              "You meet {} for {} minutes from {} to {}.".format,
+              st.sampled_from(["Nob Hill", ""]), _CLOCK, st.text(max_size=10), _NUMBER,
+              _CLOCK, st.text(max_size=10), _NUMBER, _CLOCK, _CLOCK),
+    st.builds("**Day {}-{}:** Arriving in {} and visit it for {} days.\n**Day {}:** Fly "
+              "from {} to {}.".format, _NUMBER, _NUMBER, st.text(max_size=10), _NUMBER,
+              _NUMBER, st.text(max_size=10), st.text(max_size=10)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(answer=_ANSWER)
+def test_no_model_answer_makes_a_task_raise(answer: str) -> None:
+    # A reply is a model's text to judge: whatever its numbers, reading and checking it
+    # gives a plan or None and a verdict, never an exception that ends the run.
+    for domain, task_class in (("calendar", CalendarTask), ("meeting", MeetingTask),
+                               ("trip", TripTask)):
+        inst = instances(domain)[0]
+        task = task_class.for_instance(inst)
+        plan = task.extract(answer)
+        assert plan is None or isinstance(plan, str)
+        results = check_plan(instance_constraints(inst), answer)
+        assert results and all(r.status in ("satisfied", "violated", "unknown")
+                               for r in results)

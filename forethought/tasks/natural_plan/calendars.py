@@ -244,12 +244,24 @@ class Slot:
 @functools.lru_cache(maxsize=4096)
 def parse_slot(text: str) -> Slot | None:
     """The first ``Day, H:MM - H:MM`` of an answer (the first, as NATURAL PLAN's own
-    evaluation takes it), or ``None``.
+    evaluation takes it), or ``None``: also when its times are not clock times (a model once
+    proposed ``Monday, 26:30 - 27:30``), since an answer is a model's text to judge, not an
+    input to refuse.
     """
+    slot = read_slot(text)
+    return slot if isinstance(slot, Slot) else None
+
+
+def read_slot(text: str) -> Slot | str:
+    """Like :func:`parse_slot`, but says why there is no slot."""
     m = SLOT.search(text)
     if m is None:
-        return None
-    return Slot(day=m.group("day"), start=parse_24h(m.group("a")), end=parse_24h(m.group("b")))
+        return _NO_SLOT
+    try:
+        return Slot(day=m.group("day"), start=parse_24h(m.group("a")),
+                    end=parse_24h(m.group("b")))
+    except UserError as exc:
+        return f"the answer's meeting time is not valid: {exc}"
 
 
 def render_plan(slot: Slot) -> str:
@@ -263,13 +275,14 @@ _NO_SLOT = "the answer states no meeting time as 'Day, H:MM - H:MM'"
 
 
 def _slot_or_violation(candidate: str) -> Slot | CheckOutcome:
-    slot = parse_slot(candidate)
-    return violated(_NO_SLOT) if slot is None else slot
+    slot = read_slot(candidate)
+    return violated(slot) if isinstance(slot, str) else slot
 
 
 def check_format(candidate: str, params: Mapping[str, Any]) -> CheckOutcome:
-    slot = parse_slot(candidate)
-    return violated(_NO_SLOT) if slot is None else satisfied(f"the answer proposes {slot}")
+    slot = read_slot(candidate)
+    return violated(slot) if isinstance(slot, str) else \
+        satisfied(f"the answer proposes {slot}")
 
 
 @reading(_slot_or_violation)
