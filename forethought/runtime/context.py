@@ -136,13 +136,28 @@ class Parsed(Generic[T]):
 class _Ticket:
     """One model call's admissions: the gate a queueing model calls at each dispatch."""
 
-    __slots__ = ("_tracker", "reservations")
+    __slots__ = ("_covered", "_tracker", "reservations")
 
     def __init__(self, tracker: BudgetTracker) -> None:
         self._tracker = tracker
         self.reservations: list[Reservation] = []
+        self._covered = False
+
+    async def admit_up_front(self, model: Model, request: ModelRequest) -> None:
+        """Admit the call before it reaches ``model``, which does not admit at dispatch.
+
+        Such a model may still wrap one that does (a user's wrapper around a provider
+        client): its first dispatch is then this admission, not a second one, or every call
+        would count twice against the budget. Later dispatches of the call (a hedge, a
+        fallback) are admitted as usual.
+        """
+        await self.admit(model, request)
+        self._covered = True
 
     async def admit(self, model: Model, request: ModelRequest) -> None:
+        if self._covered:
+            self._covered = False
+            return
         self.reservations.append(await self._tracker.admit(model.worst_case(request)))
 
     def settle(self, usage: Usage | None) -> None:
@@ -243,7 +258,7 @@ class RunContext(Generic[DepsT]):
         try:
             async with self.deadline():
                 if not model.admits_at_dispatch:
-                    await ticket.admit(model, request)
+                    await ticket.admit_up_front(model, request)
                 with gated(ticket):
                     if on_text is None:
                         response = await model.request(request)

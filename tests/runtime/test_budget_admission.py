@@ -239,3 +239,59 @@ def test_a_tool_finishing_in_time_is_not_affected_by_the_deadline() -> None:
     ctx = RunContext(model=ScriptedModel([]), tools=ToolRegistry([sleepy]),
                      budget=BudgetTracker(budget=Budget(max_seconds=5)))
     assert asyncio.run(ctx.call_tool("sleepy", {"seconds": 0.01})) == "woke"
+
+
+class PlainWrapper(Model):
+    """A user's wrapper that does not declare ``admits_at_dispatch`` (the default, False)
+    around a model that admits each request when it sends it."""
+
+    def __init__(self, inner: Model) -> None:
+        self.name = "wrapper"
+        self.inner = inner
+        self.max_output_tokens = inner.max_output_tokens
+
+    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return self.inner.price(prompt_tokens, completion_tokens)
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        return await self.inner.request(request)
+
+
+def test_a_call_admitted_before_a_wrapped_queue_is_not_admitted_twice() -> None:
+    # The run admits the wrapper's call itself; the inner model's dispatch then finds it
+    # admitted. Counted twice, a cap of 4 calls would stop after 2.
+    inner = QueueingModel(limit=2, completion_tokens=[5], max_tokens=50)
+    tracker = BudgetTracker(budget=Budget(max_model_calls=4))
+    ctx = RunContext(model=PlainWrapper(inner), budget=tracker)
+
+    async def go() -> list[ModelResponse | BaseException]:
+        return await asyncio.gather(*(ctx.complete(ask()) for _ in range(6)),
+                                    return_exceptions=True)
+
+    results = asyncio.run(go())
+    assert sum(isinstance(r, ModelResponse) for r in results) == 4
+    assert all(isinstance(r, BudgetExceeded) for r in results
+               if not isinstance(r, ModelResponse))
+    assert inner.sent == 4 and tracker.started_calls == 4
+    assert tracker.spent.model_calls == 4 and tracker.spent.completion_tokens == 20
+
+
+class TwiceSending(QueueingModel):
+    """Sends a second request for the same call (a hedge, a fallback): each is a dispatch."""
+
+    admits_at_dispatch = False
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        await super().request(request)
+        return await super().request(request)
+
+
+def test_further_dispatches_of_a_call_admitted_up_front_still_count() -> None:
+    model = TwiceSending(limit=1, completion_tokens=[5], max_tokens=50)
+    tracker = BudgetTracker(budget=Budget(max_model_calls=3))
+    ctx = RunContext(model=model, budget=tracker)
+    asyncio.run(ctx.complete(ask()))
+    assert model.sent == 2 and tracker.started_calls == 2
+    with pytest.raises(BudgetExceeded):
+        asyncio.run(ctx.complete(ask()))  # its second dispatch would be the 4th
+    assert model.sent == 3 and tracker.started_calls == 3
