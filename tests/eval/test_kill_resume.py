@@ -100,12 +100,19 @@ def test_sigkill_mid_run_then_resume_gives_every_instance_once(tmp_path: Path) -
     assert os.path.exists(store)
 
 
+def _hear_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_keeps_what_finished_writes_it_and_says_how_to_resume(tmp_path: Path) -> None:
     recipe = arithmetic_recipe(tmp_path, n=N)
     store = tmp_path / "runs.sqlite"
+    # The child must hear SIGINT even when this test runs where it is ignored (a job started
+    # in the background by a shell without job control inherits SIG_IGN, and Python then
+    # leaves it ignored): as a terminal's Ctrl-C would reach a foreground eval.
     proc = subprocess.Popen(command(recipe, store, "-o", str(tmp_path / "partial.jsonl")),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path)
+                            cwd=tmp_path, preexec_fn=_hear_sigint)
     assert proc.stdout is not None and proc.stderr is not None
     seen = [json.loads(proc.stdout.readline()) for _ in range(4)]
     proc.send_signal(signal.SIGINT)
