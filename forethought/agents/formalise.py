@@ -30,7 +30,14 @@ from forethought.agents.constraints import Binding, ConstraintSet, Z3Check
 from forethought.exceptions import UnknownNameError, UserError
 from forethought.search.base import StrategyResult
 from forethought.search.machine import Compute
-from forethought.search.ops import Block, SearchLog, SearchStrategy, budget_error, score
+from forethought.search.ops import (
+    Block,
+    SearchLog,
+    SearchStrategy,
+    budget_error,
+    read_final,
+    score,
+)
 from forethought.search.scorers import Staged
 from forethought.search.task import SearchTask
 
@@ -301,8 +308,9 @@ class FormaliseSolve(SearchStrategy[FormaliseSolveOptions]):
             return log.result()
         plan = formal.decode(result.model)
         # A task that reads answers from an "Answer:" line gets the plan on one.
-        state = task.parse_rollout(task.root(), plan) or task.parse_rollout(
-            task.root(), "Answer: " + ", ".join(ln for ln in plan.splitlines() if ln.strip()))
+        state = read_final(task, log, task.root(), plan) or read_final(
+            task, log, task.root(),
+            "Answer: " + ", ".join(ln for ln in plan.splitlines() if ln.strip()))
         if state is None:
             log.stats["unparseable"] += 1
             log.first_error = f"formalise_solve: the task cannot read the plan {plan[:80]!r}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from forethought.exceptions import BudgetExceeded
-from forethought.search.ops import SearchLog, Spans, read_scores
+from forethought.search.ops import SearchLog, Spans, read_proposal, read_scores
 from forethought.search.protocol import (
     Action,
     Arrivals,
@@ -313,7 +313,7 @@ class Chains(Generic[P]):
         if group.flying == 0:
             self._groups.discard(group)
         for text in outcome.texts:
-            proposal = task.parse_proposal(group.state, text)
+            proposal = read_proposal(task, self.log, group.state, text)
             chain.rejected += len(proposal.rejected)
             for child in proposal.states:
                 if not child.final and child.depth >= task.max_depth:

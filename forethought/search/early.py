@@ -23,7 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from forethought.search.ops import SearchLog, Spans, budget_error, read_rollouts, read_scores
+from forethought.search.ops import (
+    SearchLog,
+    Spans,
+    budget_error,
+    read_final,
+    read_rollouts,
+    read_scores,
+)
 from forethought.search.protocol import (
     Action,
     Flow,
@@ -86,7 +93,8 @@ def _rollouts(task: SearchTask, n: int) -> Flow[tuple[range, State]]:
 
 def _final(task: SearchTask, root: State, outcome: Outcome) -> State | None:
     texts = outcome.texts
-    return task.parse_rollout(root, texts[0]) if texts else None
+    # The books are kept by read_rollouts (see _book), which counts an unreadable reply.
+    return read_final(task, None, root, texts[0]) if texts else None
 
 
 def _book(task: SearchTask, log: SearchLog, root: State, outcomes: list[Outcome]

@@ -23,7 +23,7 @@ from forethought.search.base import Candidate, Strategy, StrategyResult, validat
 from forethought.search.progress import current_progress
 from forethought.search.protocol import Action, Flow, Outcome, Sample, StepMachine, budget_hit
 from forethought.search.scorers import Scorer
-from forethought.search.task import SearchTask, State
+from forethought.search.task import Proposal, SearchTask, State
 
 T = TypeVar("T")
 Block = Generator[list[Action], list[Outcome], T]
@@ -66,6 +66,13 @@ class SearchLog:
             self.stats["failed_calls"] += 1
             if self.first_error is None:
                 self.first_error = str(errors[0]) or type(errors[0]).__name__
+
+    def unreadable(self, exc: Exception) -> None:
+        """Count a reply the task raised on while reading it, keeping the first error."""
+        self.stats["unreadable"] += 1
+        if self.first_error is None:
+            self.first_error = (f"{type(self.task).__name__} could not read a reply: "
+                                f"{type(exc).__name__}: {exc}")
 
     def add(self, state: State, score: float | None, **meta: Any) -> Candidate:
         """Record a final state, once per distinct state: a state reached again keeps its
@@ -203,7 +210,7 @@ def expand(task: SearchTask, log: SearchLog, states: Sequence[State], widths: Se
         got: list[State] = []
         seen: set[Hashable] = set()
         for text in texts:
-            proposal = task.parse_proposal(states[i], text)
+            proposal = read_proposal(task, log, states[i], text)
             log.stats["unparseable"] += len(proposal.rejected)
             for child in proposal.states:
                 if not child.final and child.depth >= task.max_depth:
@@ -221,6 +228,35 @@ def expand(task: SearchTask, log: SearchLog, states: Sequence[State], widths: Se
             log.add(state, None)
         raise budget_error(outcomes)
     return children
+
+
+def read_final(task: SearchTask, log: SearchLog | None, state: State, text: str
+               ) -> State | None:
+    """``task.parse_rollout(state, text)``; ``None`` also when the task raises on the reply.
+
+    A reply is a model's text: whatever it holds, a task that cannot read it has an unusable
+    candidate, not a reason to end the run. The error is counted (``unreadable``) and the
+    first one kept in ``log``, so a task's own bug still shows.
+    """
+    try:
+        return task.parse_rollout(state, text)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        if log is not None:
+            log.unreadable(exc)
+        return None
+
+
+def read_proposal(task: SearchTask, log: SearchLog | None, state: State, text: str
+                  ) -> Proposal:
+    """``task.parse_proposal(state, text)``; a task that raises on the reply rejects it
+    (see :func:`read_final`).
+    """
+    try:
+        return task.parse_proposal(state, text)
+    except Exception as exc:  # noqa: BLE001 - see read_final
+        if log is not None:
+            log.unreadable(exc)
+        return Proposal(rejected=[f"the task could not read the reply: {exc}"])
 
 
 def rollout(task: SearchTask, log: SearchLog, states: Sequence[State], n: int = 1
@@ -251,7 +287,7 @@ def read_rollouts(task: SearchTask, log: SearchLog, states: Sequence[State],
         log.failed([outcome])
         done: list[State] = []
         for text in texts:
-            final = task.parse_rollout(state, text)
+            final = read_final(task, log, state, text)
             if final is None:
                 log.stats["unparseable"] += 1
             else:

@@ -26,7 +26,14 @@ from forethought._options import Spec, nested, split_spec
 from forethought.exceptions import UserError
 from forethought.search.base import Candidate, Strategy, StrategyResult, strategy_class
 from forethought.search.machine import Action, Sample, budget_hit
-from forethought.search.ops import Block, SearchLog, SearchStrategy, budget_error, score
+from forethought.search.ops import (
+    Block,
+    SearchLog,
+    SearchStrategy,
+    budget_error,
+    read_final,
+    score,
+)
 from forethought.search.protocol import Flow
 from forethought.search.scorers import Scorer
 from forethought.search.task import SearchTask, State
@@ -81,7 +88,7 @@ def refine(task: SearchTask, log: SearchLog, *, rounds: int, width: int = 1,
             log.failed([outcome])
             for text in outcome.texts:
                 log.stats["refinements"] += 1
-                state = task.parse_rollout(task.root(), text)
+                state = read_final(task, log, task.root(), text)
                 if state is None:
                     log.stats["unparseable"] += 1
                 else:
