@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 import pydantic
 
-from forethought._options import Spec, name_at, nested, split_spec
+from forethought._options import Spec, nested, split_spec
 from forethought.exceptions import UnknownNameError, UserError
-from forethought.planners.search import check_scorer_spec, check_task_spec
+from forethought.planners.search import check_scorer_spec, check_strategy_spec, check_task_spec
 from forethought.search.base import Strategy, strategy_class, strategy_names
 
 
@@ -191,11 +191,7 @@ class PlanGENOptions(_Strict):
     @pydantic.field_validator("strategy")
     @classmethod
     def _strategy(cls, spec: Spec | None) -> Spec | None:
-        if spec is not None:
-            with nested(name_at=name_at(spec)):
-                kind, options = split_spec(spec, "strategy")
-                arm_class(kind).from_options(options)
-        return spec
+        return None if spec is None else check_strategy_spec(spec, arm_class)
 
     @pydantic.field_validator("arms")
     @classmethod

@@ -16,6 +16,7 @@ bounds the search; when it runs out, the best answer found so far is returned, m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,6 +39,17 @@ def check_task_spec(spec: Spec) -> Spec:
         if kind not in task_names():
             raise UnknownNameError("search task", kind, task_names())
         validate_options("search task", kind, task_options(kind), options)
+    return spec
+
+
+def check_strategy_spec(spec: Spec,
+                        resolve: Callable[[str], type[Strategy]] = strategy_class) -> Spec:
+    """``spec`` if ``resolve`` (a kind -> strategy class lookup) builds a strategy from it
+    (a recipe check).
+    """
+    with nested(name_at=name_at(spec)):
+        kind, options = split_spec(spec, "strategy")
+        resolve(kind).from_options(options)
     return spec
 
 
@@ -67,10 +79,7 @@ class SearchPlannerOptions(pydantic.BaseModel):
     @pydantic.field_validator("strategy")
     @classmethod
     def _strategy(cls, spec: Spec) -> Spec:
-        with nested(name_at=name_at(spec)):
-            kind, options = split_spec(spec, "strategy")
-            strategy_class(kind).from_options(options)
-        return spec
+        return check_strategy_spec(spec)
 
     @pydantic.field_validator("task")
     @classmethod
